@@ -1,0 +1,1 @@
+"""Collector agent shipped to agency servers; imports nothing from soc/ except soc.ecs."""

@@ -1,0 +1,178 @@
+"""Every SOC_* setting, read once and validated; all problems are reported together.
+
+Sources, later ones winning: defaults, an optional YAML file (`SOC_CONFIG` or `--config`), the
+environment. A secret may also come from a file named by `<NAME>_FILE` (Docker/systemd
+credentials), so it never has to sit in the environment or the YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from soc.errors import ConfigError
+
+BACKENDS = ("sqlite", "opensearch", "elasticsearch")
+LANGS = ("en", "vi")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".soc-data")
+    """Where the embedded databases, uploads and logs live."""
+    database_url: str = ""
+    """SQLAlchemy URL of the app database; default: SQLite file in data_dir."""
+    store: str = "sqlite"
+    """Event store backend: sqlite, opensearch or elasticsearch."""
+    store_url: str = ""
+    """Engine URL (https://host:9200) for opensearch/elasticsearch; unused for sqlite."""
+    store_path: str = ""
+    """SQLite event store file; default: events.db in data_dir."""
+    store_username: str = ""
+    store_password: str = field(default="", repr=False)
+    store_api_key: str = field(default="", repr=False)
+    store_ca_file: str = ""
+    """CA bundle used to verify the engine's certificate."""
+    store_verify_certs: bool = True
+    """Verify the engine's TLS certificate. Turning this off is logged as a warning."""
+    store_index_prefix: str = "soc"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str = field(default="", repr=False)
+    """Signs sessions and links. Required by `soc serve`; `soc demo` makes one."""
+    ingest_max_body_bytes: int = 10 * 1024 * 1024
+    ingest_max_line_bytes: int = 1024 * 1024
+    lang: str = "en"
+    """Language of CLI messages and default UI language: en or vi."""
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'soc.db').resolve()}"
+
+    @property
+    def resolved_store_path(self) -> Path:
+        return Path(self.store_path) if self.store_path else self.data_dir / "events.db"
+
+
+SECRETS = ("store_password", "store_api_key", "secret_key")
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def load(
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build Settings from defaults, YAML, environment and explicit overrides (in that order)."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    raw: dict[str, tuple[Any, str]] = {}  # name -> (value, where it came from)
+
+    path = config_file or env.get("SOC_CONFIG")
+    if path:
+        raw.update(_read_yaml(Path(path), problems))
+    for name in _FIELDS:
+        key = f"SOC_{name.upper()}"
+        if key in env:
+            raw[name] = (env[key], key)
+        if name in SECRETS and f"{key}_FILE" in env:
+            file_key = f"{key}_FILE"
+            try:
+                raw[name] = (Path(env[file_key]).read_text(encoding="utf-8").strip(), file_key)
+            except OSError as exc:
+                problems.append(f"{file_key}: cannot read {env[file_key]}: {exc.strerror}")
+    for name, value in overrides.items():
+        if value is not None:
+            raw[name] = (value, f"--{name.replace('_', '-')}")
+
+    values: dict[str, Any] = {}
+    for name, (value, where) in raw.items():
+        converted = _convert(name, value, where, problems)
+        if converted is not None:
+            values[name] = converted
+    settings = Settings(**values)
+    problems.extend(_check(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read_yaml(path: Path, problems: list[str]) -> dict[str, tuple[Any, str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(f"{path}: cannot read: {exc.strerror}")
+        return {}
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problems.append(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}")
+        return {}
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(f"{path}:{node.start_mark.line + 1}: expected a mapping of settings")
+        return {}
+    out: dict[str, tuple[Any, str]] = {}
+    for key_node, value_node in node.value:
+        where = f"{path}:{key_node.start_mark.line + 1}"
+        name = str(key_node.value)
+        if name not in _FIELDS:
+            problems.append(f"{where}: unknown setting '{name}'")
+            continue
+        out[name] = (yaml.safe_load(yaml.serialize(value_node)), where)
+    return out
+
+
+def _convert(name: str, value: Any, where: str, problems: list[str]) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            return int(value)
+        if kind == "Path":
+            return Path(str(value))
+        if isinstance(value, dict | list):
+            raise ValueError("expected a single value")
+        return "" if value is None else str(value)
+    except ValueError as exc:
+        problems.append(f"{where}: {name}: {exc}: {value!r}")
+        return None
+
+
+def _check(s: Settings) -> list[str]:
+    problems = []
+    if s.store not in BACKENDS:
+        problems.append(f"store: unknown backend '{s.store}' (expected one of {', '.join(BACKENDS)})")
+    if s.store in ("opensearch", "elasticsearch") and not s.store_url:
+        problems.append(f"store_url: required when store is {s.store} (SOC_STORE_URL)")
+    if s.store_url and not s.store_url.startswith(("http://", "https://")):
+        problems.append(f"store_url: must start with http:// or https://: {s.store_url!r}")
+    if s.lang not in LANGS:
+        problems.append(f"lang: expected en or vi, got '{s.lang}'")
+    if not 0 < s.port < 65536:
+        problems.append(f"port: {s.port} is not a TCP port")
+    if s.ingest_max_line_bytes <= 0 or s.ingest_max_body_bytes < s.ingest_max_line_bytes:
+        problems.append("ingest_max_body_bytes must be >= ingest_max_line_bytes > 0")
+    if s.store_username and not s.store_password:
+        problems.append("store_password: required when store_username is set (or SOC_STORE_PASSWORD_FILE)")
+    return problems

@@ -1,0 +1,257 @@
+"""The event store on Elasticsearch or OpenSearch: daily indices per dataset, one template.
+
+Writes use the bulk `create` action with the deterministic id, so a re-sent batch answers 409 per
+document (counted as a duplicate) instead of storing it twice. Reads page with search_after on
+(event.ingested, event.hash), a unique total order, so no result set is ever cut at 10,000.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from soc import ecs
+from soc.errors import StoreError
+from soc.store import dsl, prepare
+from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Window, WriteResult
+from soc.store.clients import Engine
+from soc.store.query import Query
+
+CHUNK_DOCS = 5000
+CHUNK_BYTES = 8 * 1024 * 1024
+RETRIES = 5  # for documents the engine pushed back with 429 (queue full)
+SORT = [{ecs.INGESTED: "asc"}, {ecs.HASH: "asc"}]
+
+
+class SearchStore:
+    def __init__(self, engine: Engine, *, prefix: str = "soc", replicas: int = 0) -> None:
+        self.engine = engine
+        self.backend = engine.name
+        self.prefix = prefix
+        self.replicas = replicas
+        self.events = f"{prefix}-events-*"
+
+    def ensure_schema(self) -> None:
+        try:
+            template = dsl.events_template(self.prefix, replicas=self.replicas)
+            self.engine.put_template(f"{self.prefix}-events", template)
+            rejected = dsl.rejected_template(self.prefix, replicas=self.replicas)
+            self.engine.put_template(f"{self.prefix}-rejected", rejected)
+        except Exception as exc:
+            raise StoreError(f"{self.backend}: cannot install index templates: {exc}") from exc
+
+    def write(
+        self, docs: Sequence[Mapping[str, Any]], *, agency: str, now: datetime | None = None
+    ) -> WriteResult:
+        at = now or datetime.now(UTC)
+        result = WriteResult(ids=[None] * len(docs))
+        # Prepare the next chunk while the engine indexes the current one.
+        with ThreadPoolExecutor(max_workers=1) as sender:
+            pending: Future[None] | None = None
+            for chunk in self._chunks(docs, agency, at, result):
+                if pending is not None:
+                    pending.result()
+                pending = sender.submit(self._send, chunk, agency, at, result)
+            if pending is not None:
+                pending.result()
+        result.errors.sort(key=lambda e: e.position)
+        return result
+
+    def _chunks(
+        self, docs: Sequence[Mapping[str, Any]], agency: str, at: datetime, result: WriteResult
+    ) -> Iterator[list[tuple[int, prepare.Prepared, bytes]]]:
+        chunk: list[tuple[int, prepare.Prepared, bytes]] = []
+        size = 0
+        batch = prepare.Batch(agency=agency, ingested=at, prefix=self.prefix)
+        for position, raw in enumerate(docs):
+            p = batch.prepare(raw)
+            if isinstance(p, prepare.Rejected):
+                result.errors.append(DocError(position, p.reason))
+                self._quarantine(agency, at, p.reason, p.original)
+                continue
+            line = orjson.dumps({"create": {"_index": p.index, "_id": p.id}}) + b"\n"
+            line += orjson.dumps(p.doc) + b"\n"
+            chunk.append((position, p, line))
+            size += len(line)
+            if len(chunk) >= CHUNK_DOCS or size >= CHUNK_BYTES:
+                yield chunk
+                chunk, size = [], 0
+        if chunk:
+            yield chunk
+
+    def _send(
+        self, chunk: list[tuple[int, prepare.Prepared, bytes]], agency: str, at: datetime, result: WriteResult
+    ) -> None:
+        for attempt in range(RETRIES + 1):
+            try:
+                response = self.engine.bulk(b"".join(line for *_, line in chunk))
+            except Exception as exc:
+                raise StoreError(f"{self.backend}: bulk request failed: {exc}") from exc
+            retry: list[tuple[int, prepare.Prepared, bytes]] = []
+            for (position, p, line), item in zip(chunk, response["items"], strict=True):
+                outcome = item.get("create", {})
+                status = outcome.get("status", 500)
+                if status == 201:
+                    result.created += 1
+                    result.ids[position] = p.id
+                elif status == 409:
+                    result.duplicates += 1
+                    result.ids[position] = p.id
+                elif status == 429 and attempt < RETRIES:
+                    retry.append((position, p, line))
+                else:
+                    reason = _reason(outcome.get("error"))
+                    result.errors.append(DocError(position, reason, p.id))
+                    self._quarantine(agency, at, reason, p.doc)
+            if not retry:
+                return
+            chunk = retry
+            time.sleep(0.2 * 2**attempt)
+
+    def _quarantine(self, agency: str, at: datetime, reason: str, original: Any) -> None:
+        try:
+            text = orjson.dumps(original).decode()
+        except TypeError:
+            text = repr(original)
+        doc = {
+            "@timestamp": ecs.format_time(at),
+            "organization": {"id": agency},
+            "error": {"message": reason},
+            "soc": {"rejected": text},
+        }
+        try:
+            self.engine.index(f"{self.prefix}-rejected-{at:%Y.%m}", doc)
+        except Exception as exc:
+            raise StoreError(f"{self.backend}: cannot quarantine a rejected event: {exc}") from exc
+
+    def search(
+        self,
+        query: Query,
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+        size: int = 1000,
+        after: Cursor | None = None,
+    ) -> Page:
+        body: dict[str, Any] = {
+            "query": dsl.scoped(query, agencies, window, datasets),
+            "sort": SORT,
+            "size": size + 1,  # one more than asked tells whether another page exists
+            "track_total_hits": False,
+        }
+        if after is not None:
+            body["search_after"] = list(after)
+        raw = self._call(self.engine.search, self.events, body)["hits"]["hits"]
+        hits = [
+            Hit(h["_id"], h["_index"], h["_source"], (int(h["sort"][0]), str(h["sort"][1])))
+            for h in raw[:size]
+        ]
+        return Page(hits, hits[-1].cursor if len(raw) > size else None)
+
+    def count(
+        self,
+        query: Query,
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+    ) -> int:
+        return int(self._call(self.engine.count, self.events, dsl.scoped(query, agencies, window, datasets)))
+
+    def group_counts(
+        self,
+        query: Query,
+        fields: Sequence[str],
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        sources = [{f"f{i}": {"terms": {"field": f}}} for i, f in enumerate(fields)]
+        composite: dict[str, Any] = {"size": 1000, "sources": sources}
+        body: dict[str, Any] = {
+            "query": dsl.scoped(query, agencies, window, datasets),
+            "size": 0,
+            "aggs": {"groups": {"composite": composite}},
+        }
+        out: dict[tuple[Any, ...], int] = {}
+        while True:
+            agg = self._call(self.engine.search, self.events, body)["aggregations"]["groups"]
+            for bucket in agg["buckets"]:
+                out[tuple(bucket["key"][f"f{i}"] for i in range(len(fields)))] = bucket["doc_count"]
+            if not agg["buckets"] or "after_key" not in agg:
+                return out
+            composite["after"] = agg["after_key"]
+
+    def delete_before(self, dataset: str, before: date) -> int:
+        stem = prepare.index_name(self.prefix, ecs.dataset_slug(dataset), "")
+        cutoff = before.strftime("%Y.%m.%d")
+        removed = 0
+        for name in self._call(self.engine.indices, stem + "*"):
+            day = name[len(stem) :]
+            if len(day) == 10 and day < cutoff:
+                self._call(self.engine.delete_index, name)
+                removed += 1
+        return removed
+
+    def rejected(self, *, agencies: Agencies, limit: int = 100) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {"match_all": {}}
+        if agencies is not None:
+            query = {"terms": {ecs.AGENCY: list(agencies)}}
+        body = {"query": query, "sort": [{"@timestamp": "desc"}], "size": limit}
+        hits = self._call(self.engine.search, f"{self.prefix}-rejected-*", body)["hits"]["hits"]
+        return [
+            {
+                "at": ecs.parse_time(h["_source"]["@timestamp"]),
+                "agency": h["_source"]["organization"]["id"],
+                "reason": h["_source"]["error"]["message"],
+                "original": h["_source"]["soc"]["rejected"],
+            }
+            for h in hits
+        ]
+
+    def refresh(self) -> None:
+        self._call(self.engine.refresh, f"{self.prefix}-events-*,{self.prefix}-rejected-*")
+
+    def health(self) -> dict[str, Any]:
+        h = self._call(self.engine.health)
+        return {
+            "backend": self.backend,
+            "status": h.get("status"),
+            "cluster": h.get("cluster_name"),
+            "nodes": h.get("number_of_nodes"),
+        }
+
+    def close(self) -> None:
+        self.engine.close()
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"{self.backend}: {fn.__name__} failed: {_short(exc)}") from exc
+
+
+def _reason(error: Any) -> str:
+    if not isinstance(error, Mapping):
+        return "rejected by the engine"
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    cause = error.get("caused_by")
+    if isinstance(cause, Mapping):
+        text += f" ({cause.get('type')}: {cause.get('reason')})"
+    return text
+
+
+def _short(exc: Exception) -> str:
+    info = getattr(exc, "info", None)
+    if isinstance(info, Mapping) and isinstance(info.get("error"), Mapping):
+        return _reason(info["error"])
+    return str(exc)[:500]

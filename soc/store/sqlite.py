@@ -1,0 +1,239 @@
+"""The embedded event store: one SQLite file, zero set-up, same answers as the search engines.
+
+Rows carry the columns every read narrows on (ingest time, agency, dataset, day); the query
+itself is evaluated in Python by `query.matches`, which is what keeps the semantics identical to
+Elasticsearch's keyword fields. Meant for one host, demos and tests, not for a city's volume.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from soc import ecs
+from soc.store import prepare
+from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Window, WriteResult
+from soc.store.query import Query, check, indexed_values, matches
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    ingested INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    agency TEXT NOT NULL,
+    dataset TEXT,
+    slug TEXT NOT NULL,
+    day TEXT NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_ingested ON events (ingested, id);
+CREATE INDEX IF NOT EXISTS events_by_partition ON events (slug, day);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    agency TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    original TEXT NOT NULL
+);
+"""
+
+INSERT = (
+    "INSERT OR IGNORE INTO events (id, ingested, ts, agency, dataset, slug, day, doc) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class SqliteStore:
+    backend = "sqlite"
+
+    def __init__(self, path: Path | str, *, prefix: str = "soc") -> None:
+        self.path = Path(path)
+        self.prefix = prefix
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._lock = threading.RLock()
+
+    def ensure_schema(self) -> None:
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def write(
+        self, docs: Sequence[Mapping[str, Any]], *, agency: str, now: datetime | None = None
+    ) -> WriteResult:
+        at = now or datetime.now(UTC)
+        result = WriteResult()
+        rows: list[tuple[Any, ...]] = []
+        quarantine: list[tuple[Any, ...]] = []
+        batch = prepare.Batch(agency=agency, ingested=at, prefix=self.prefix)
+        for position, raw in enumerate(docs):
+            p = batch.prepare(raw)
+            if isinstance(p, prepare.Rejected):
+                result.ids.append(None)
+                result.errors.append(DocError(position, p.reason))
+                quarantine.append((ecs.to_millis(at), agency, p.reason, _dump_original(p.original)))
+                continue
+            result.ids.append(p.id)
+            rows.append(
+                (p.id, p.ingested_ms, p.timestamp_ms, agency, p.dataset, p.slug, p.day, orjson.dumps(p.doc))
+            )
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._db.total_changes
+                self._db.executemany(INSERT, rows)
+                result.created = self._db.total_changes - before
+                self._db.executemany(
+                    "INSERT INTO rejected (at, agency, reason, original) VALUES (?, ?, ?, ?)", quarantine
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        result.duplicates = len(rows) - result.created
+        return result
+
+    def search(
+        self,
+        query: Query,
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+        size: int = 1000,
+        after: Cursor | None = None,
+    ) -> Page:
+        check(query)
+        hits: list[Hit] = []
+        for row_id, ingested, slug, day, doc in self._rows(agencies, window, datasets, after):
+            if matches(doc, query):
+                if len(hits) == size:
+                    return Page(hits, hits[-1].cursor)
+                index = prepare.index_name(self.prefix, slug, day)
+                hits.append(Hit(row_id, index, doc, (ingested, row_id)))
+        return Page(hits, None)
+
+    def count(
+        self,
+        query: Query,
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+    ) -> int:
+        check(query)
+        return sum(1 for *_, doc in self._rows(agencies, window, datasets, None) if matches(doc, query))
+
+    def group_counts(
+        self,
+        query: Query,
+        fields: Sequence[str],
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+    ) -> dict[tuple[Any, ...], int]:
+        check(query)
+        counts: Counter[tuple[Any, ...]] = Counter()
+        for *_, doc in self._rows(agencies, window, datasets, None):
+            if not matches(doc, query):
+                continue
+            per_field = [sorted(set(map(group_key, indexed_values(doc, f))), key=str) for f in fields]
+            counts.update(product(*per_field))
+        return dict(counts)
+
+    def delete_before(self, dataset: str, before: date) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM events WHERE slug = ? AND day < ?",
+                (ecs.dataset_slug(dataset), before.strftime("%Y.%m.%d")),
+            )
+            return cur.rowcount
+
+    def rejected(self, *, agencies: Agencies, limit: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT at, agency, reason, original FROM rejected"
+        params: list[Any] = []
+        if agencies is not None:
+            sql += f" WHERE agency IN ({','.join('?' * len(agencies))})"
+            params.extend(agencies)
+        sql += " ORDER BY seq DESC LIMIT ?"
+        with self._lock:
+            rows = self._db.execute(sql, [*params, limit]).fetchall()
+        return [
+            {"at": datetime.fromtimestamp(at / 1000, UTC), "agency": a, "reason": r, "original": o}
+            for at, a, r, o in rows
+        ]
+
+    def refresh(self) -> None:
+        """Nothing to do: a committed row is visible at once."""
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            (events,) = self._db.execute("SELECT count(*) FROM events").fetchone()
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return {"backend": self.backend, "status": "green", "events": events, "bytes": size}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _rows(
+        self,
+        agencies: Agencies,
+        window: Window | None,
+        datasets: Collection[str] | None,
+        after: Cursor | None,
+    ) -> Iterator[tuple[str, int, str, str, dict[str, Any]]]:
+        if (agencies is not None and not agencies) or (datasets is not None and not datasets):
+            return
+        where: list[str] = []
+        params: list[Any] = []
+        if window is not None:
+            where.append("ingested >= ? AND ingested < ?")
+            params += [ecs.to_millis(window.start), ecs.to_millis(window.end)]
+        if after is not None:
+            where.append("(ingested > ? OR (ingested = ? AND id > ?))")
+            params += [after[0], after[0], after[1]]
+        if agencies is not None:
+            where.append(f"agency IN ({','.join('?' * len(agencies))})")
+            params += list(agencies)
+        if datasets is not None:
+            where.append(f"dataset IN ({','.join('?' * len(datasets))})")
+            params += list(datasets)
+        sql = "SELECT id, ingested, slug, day, doc FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ingested, id"
+        # A separate cursor per read, fetched in chunks, so a long scan does not hold the lock
+        # against writers for its whole duration.
+        with self._lock:
+            cur = self._db.execute(sql, params)
+        while True:
+            with self._lock:
+                chunk = cur.fetchmany(2000)
+            if not chunk:
+                return
+            for row_id, ingested, slug, day, blob in chunk:
+                yield row_id, ingested, slug, day, orjson.loads(blob)
+
+
+def group_key(value: Any) -> Any:
+    """Bucket keys as the engines return them: IPs as text, numbers and dates as integers."""
+    return str(value) if not isinstance(value, str | int | bool) else value
+
+
+def _dump_original(original: Any) -> str:
+    try:
+        return orjson.dumps(original).decode()
+    except TypeError:
+        return repr(original)
