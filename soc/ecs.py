@@ -190,6 +190,14 @@ def canonical(doc: Mapping[str, Any]) -> bytes:
 
 
 def event_id(agency: str, doc: Mapping[str, Any]) -> str:
+    return id_of(agency, canonical(_without_store_fields(doc)))
+
+
+def id_of(agency: str, canonical_doc: bytes) -> str:
+    return hashlib.sha256(agency.encode() + b"\x00" + canonical_doc).hexdigest()[:40]
+
+
+def _without_store_fields(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     """Deterministic id: the same event from the same agency always gets the same id.
 
     Computed over the document without the fields the store itself sets, so a re-sent batch
@@ -199,8 +207,7 @@ def event_id(agency: str, doc: Mapping[str, Any]) -> str:
     if isinstance(event, Mapping) and ("ingested" in event or "hash" in event):
         event = {k: v for k, v in event.items() if k not in ("ingested", "hash")}
         doc = {**doc, "event": event}
-    digest = hashlib.sha256(agency.encode() + b"\x00" + canonical(doc))
-    return digest.hexdigest()[:40]
+    return doc
 
 
 _INDEX_UNSAFE = re.compile(r"[^a-z0-9._-]+")

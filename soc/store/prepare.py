@@ -28,6 +28,8 @@ class Prepared:
     timestamp_ms: int
     ingested_ms: int
     doc: dict[str, Any]
+    canonical: bytes
+    """The document as hashed: sorted keys, without event.hash and event.ingested."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def _prepare(raw: Mapping[str, Any], batch: Batch) -> Prepared | Rejected:
     dataset = event.get("dataset")
     if dataset is not None and not isinstance(dataset, str):
         return Rejected("event.dataset must be a string", raw)
-    doc_id = ecs.event_id(agency, doc)
+    body = ecs.canonical(doc)  # before the store's own fields: what the id is computed over
+    doc_id = ecs.id_of(agency, body)
     event["hash"] = doc_id
     event["ingested"] = batch.ingested
     slug = ecs.dataset_slug(dataset)
@@ -110,6 +113,7 @@ def _prepare(raw: Mapping[str, Any], batch: Batch) -> Prepared | Rejected:
         timestamp_ms=ecs.to_millis(at),
         ingested_ms=batch.ingested_ms,
         doc=doc,
+        canonical=body,
     )
 
 

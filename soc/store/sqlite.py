@@ -32,10 +32,9 @@ CREATE TABLE IF NOT EXISTS events (
     dataset TEXT,
     slug TEXT NOT NULL,
     day TEXT NOT NULL,
-    doc BLOB NOT NULL
+    doc BLOB NOT NULL  -- canonical JSON without event.hash/event.ingested (see _load)
 );
 CREATE INDEX IF NOT EXISTS events_by_ingested ON events (ingested, id);
-CREATE INDEX IF NOT EXISTS events_by_partition ON events (slug, day);
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at INTEGER NOT NULL,
@@ -85,7 +84,7 @@ class SqliteStore:
                 continue
             result.ids.append(p.id)
             rows.append(
-                (p.id, p.ingested_ms, p.timestamp_ms, agency, p.dataset, p.slug, p.day, orjson.dumps(p.doc))
+                (p.id, p.ingested_ms, p.timestamp_ms, agency, p.dataset, p.slug, p.day, p.canonical)
             )
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -224,7 +223,16 @@ class SqliteStore:
             if not chunk:
                 return
             for row_id, ingested, slug, day, blob in chunk:
-                yield row_id, ingested, slug, day, orjson.loads(blob)
+                yield row_id, ingested, slug, day, _load(row_id, ingested, blob)
+
+
+def _load(row_id: str, ingested_ms: int, blob: bytes) -> dict[str, Any]:
+    """The stored document with the store's own fields put back (they are not in the hashed body)."""
+    doc: dict[str, Any] = orjson.loads(blob)
+    event = doc["event"]
+    event["hash"] = row_id
+    event["ingested"] = ecs.format_time(datetime.fromtimestamp(ingested_ms / 1000, UTC))
+    return doc
 
 
 def group_key(value: Any) -> Any:
