@@ -48,12 +48,14 @@ def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def elasticsearch_settings() -> Settings:
-    url = os.environ.get("SOC_TEST_ELASTICSEARCH_URL")
-    if not url:
-        pytest.skip("SOC_TEST_ELASTICSEARCH_URL is not set (Elasticsearch in CI is issue 8)")
-    return settings_mod.load(environ={k: v for k, v in os.environ.items() if k.startswith("SOC_TEST_")} | {
-        "SOC_STORE": "elasticsearch",
-        "SOC_STORE_URL": url,
-        "SOC_STORE_API_KEY": os.environ.get("SOC_TEST_ELASTICSEARCH_API_KEY", ""),
-        "SOC_STORE_CA_FILE": os.environ.get("SOC_TEST_ELASTICSEARCH_CA_FILE", ""),
-    })
+    """An Elasticsearch cluster given by SOC_TEST_ELASTICSEARCH_URL (+ _API_KEY, _CA_FILE)."""
+    url = os.environ["SOC_TEST_ELASTICSEARCH_URL"]
+    return settings_mod.load(
+        environ={k: v for k, v in os.environ.items() if k.startswith("SOC_TEST_")}
+        | {
+            "SOC_STORE": "elasticsearch",
+            "SOC_STORE_URL": url,
+            "SOC_STORE_API_KEY": os.environ.get("SOC_TEST_ELASTICSEARCH_API_KEY", ""),
+            "SOC_STORE_CA_FILE": os.environ.get("SOC_TEST_ELASTICSEARCH_CA_FILE", ""),
+        }
+    )

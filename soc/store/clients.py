@@ -87,14 +87,17 @@ class ElasticsearchEngine:
     def __init__(self, settings: Settings) -> None:
         from elasticsearch import Elasticsearch
 
+        options: dict[str, Any] = {"ca_certs": settings.store_ca_file} if settings.store_ca_file else {}
         self.client = Elasticsearch(
             settings.store_url,
-            basic_auth=(settings.store_username, settings.store_password) if settings.store_username else None,
+            basic_auth=(settings.store_username, settings.store_password)
+            if settings.store_username
+            else None,
             api_key=settings.store_api_key or None,
             verify_certs=settings.store_verify_certs,
-            ca_certs=settings.store_ca_file or None,
             ssl_show_warn=not settings.store_verify_certs,
             request_timeout=60,
+            **options,
         )
 
     def put_template(self, name: str, template: dict[str, Any]) -> None:

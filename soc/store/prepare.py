@@ -8,8 +8,10 @@ batch.
 
 from __future__ import annotations
 
+import gc
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +20,7 @@ from soc import ecs
 from soc.store.query import _as_int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses cost ~2 µs per instance on the hot path
 class Prepared:
     id: str
     index: str
@@ -38,13 +40,28 @@ class Rejected:
     original: Any
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is prepared.
+
+    Prepared documents are plain acyclic JSON, so the collector finds nothing; yet with a batch of
+    thousands of fresh dicts alive it runs often and costs ~20% of ingest time (measured with
+    bench/store_ingest.py). Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def index_name(prefix: str, slug: str, day: str) -> str:
     return f"{prefix}-events-{slug}-{day}"
 
 
-def prepare(
-    raw: Mapping[str, Any], *, agency: str, ingested: datetime, prefix: str
-) -> Prepared | Rejected:
+def prepare(raw: Mapping[str, Any], *, agency: str, ingested: datetime, prefix: str) -> Prepared | Rejected:
     return Batch(agency=agency, ingested=ingested, prefix=prefix).prepare(raw)
 
 

@@ -51,7 +51,7 @@ class SearchStore:
         at = now or datetime.now(UTC)
         result = WriteResult(ids=[None] * len(docs))
         # Prepare the next chunk while the engine indexes the current one.
-        with ThreadPoolExecutor(max_workers=1) as sender:
+        with ThreadPoolExecutor(max_workers=1) as sender, prepare.gc_paused():
             pending: Future[None] | None = None
             for chunk in self._chunks(docs, agency, at, result):
                 if pending is not None:

@@ -157,7 +157,9 @@ def test_it_matches_any_element_of_an_array(store: EventStore) -> None:
     put(
         store,
         [
-            event(1, message="tagged", tags=["ssh", "Brute-Force"], related={"ip": ["10.0.0.1", "2001:db8::5"]}),
+            event(
+                1, message="tagged", tags=["ssh", "Brute-Force"], related={"ip": ["10.0.0.1", "2001:db8::5"]}
+            ),
             event(2, message="other", tags=["web"]),
         ],
     )
@@ -175,8 +177,12 @@ def test_it_matches_vietnamese_text_in_any_case(store: EventStore) -> None:
             event(2, message="Đăng xuất", user={"name": "Trần Thị Ánh"}),
         ],
     )
-    assert messages(store, Term("user.name", "NGUYỄN VĂN ĐỨC")) == ["Đăng nhập thất bại cho người dùng quản trị"]
-    assert messages(store, Wildcard("message", "*THẤT BẠI*")) == ["Đăng nhập thất bại cho người dùng quản trị"]
+    assert messages(store, Term("user.name", "NGUYỄN VĂN ĐỨC")) == [
+        "Đăng nhập thất bại cho người dùng quản trị"
+    ]
+    assert messages(store, Wildcard("message", "*THẤT BẠI*")) == [
+        "Đăng nhập thất bại cho người dùng quản trị"
+    ]
     assert messages(store, Wildcard("message", "đăng*")) == [
         "Đăng nhập thất bại cho người dùng quản trị",
         "Đăng xuất",
@@ -223,7 +229,8 @@ def test_it_rejects_bad_documents_one_by_one_and_keeps_them(store: EventStore) -
     result = put(store, docs)
     assert result.created == 2
     assert [e.position for e in result.errors] == [1, 2, 3, 4, 5]
-    assert result.ids[0] is not None and result.ids[1] is None
+    assert result.ids[0] is not None
+    assert result.ids[1] is None
     assert "10.0.0.999" in result.errors[0].reason
     assert "@timestamp" in result.errors[1].reason
     kept = store.rejected(agencies=["a"])
@@ -273,7 +280,12 @@ def test_it_filters_by_dataset(store: EventStore) -> None:
 def test_it_drops_old_daily_partitions_for_retention(store: EventStore) -> None:
     old = event(1, message="old", **{"@timestamp": "2026-08-01T00:00:00Z"})
     new = event(2, message="new")
-    other = event(3, message="other dataset", event={"dataset": "nginx.access"}, **{"@timestamp": "2026-08-01T00:00:00Z"})
+    other = event(
+        3,
+        message="other dataset",
+        event={"dataset": "nginx.access"},
+        **{"@timestamp": "2026-08-01T00:00:00Z"},
+    )
     put(store, [old, new, other])
     assert store.delete_before("system.auth", date(2026, 9, 1)) == 1
     store.refresh()

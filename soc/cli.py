@@ -1,0 +1,93 @@
+"""`soc`: one command line over the service (demo, serve, engine, database, accounts, tokens)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from soc import settings as settings_mod
+from soc.db.cli import agencies_group, audit_group, db_group, tokens_group, users_group
+from soc.engine.cli import engine_group
+from soc.errors import ConfigError, SocError
+from soc.i18n import t
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="YAML settings file (SOC_CONFIG)."
+)
+@click.option("--lang", type=click.Choice(["en", "vi"]), help="Language of messages (SOC_LANG).")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, lang: str | None, verbose: bool) -> None:
+    """SOC monitoring service — Hệ thống giám sát an toàn thông tin.
+
+    Start with `soc demo`; see `soc COMMAND --help` for each command.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        ctx.obj = {"settings": settings_mod.load(config, lang=lang)}
+    except ConfigError as exc:
+        language = lang or "en"
+        click.echo(t("error.config", language), err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (SOC_HOST).")
+@click.option("--port", type=int, help="Port to listen on (SOC_PORT).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the service: web UI, API and collector intake."""
+    import uvicorn
+
+    from soc.db import migrate
+    from soc.web.app import create_app
+
+    settings = ctx.obj["settings"]
+    if not settings.secret_key:
+        raise click.ClickException("SOC_SECRET_KEY (or SOC_SECRET_KEY_FILE) must be set for `soc serve`")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate.upgrade(settings.resolved_database_url)
+        app = create_app(settings)
+    except SocError as exc:
+        raise click.ClickException(str(exc)) from exc
+    host = host or settings.host
+    port = port or settings.port
+    click.echo(t("serve.listening", settings.lang, url=f"http://{host}:{port}"))
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+@cli.command()
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Where the demo keeps its data."
+)
+@click.option("--port", type=int, default=0, help="Port for the web service (0 = a free one).")
+@click.option(
+    "--exit", "exit_after", is_flag=True, help="Stop once the demo data is in (for scripts and CI)."
+)
+@click.pass_context
+def demo(ctx: click.Context, data_dir: Path | None, port: int, exit_after: bool) -> None:
+    """Run the whole service on the embedded default (SQLite) with a bundled attack scenario."""
+    from soc.demo import run
+
+    try:
+        run(ctx.obj["settings"], data_dir=data_dir, port=port, serve_forever=not exit_after)
+    except SocError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+for group in (engine_group, db_group, agencies_group, users_group, tokens_group, audit_group):
+    cli.add_command(group)
+
+
+def main() -> None:
+    cli(prog_name="soc")

@@ -1,0 +1,6 @@
+"""The app database: SQLAlchemy models, sessions and Alembic migrations.
+
+Services: `accounts` (agencies, users, roles), `tokens` (collector and API tokens), `audit`
+(append-only, hash-chained log), `passwords` (argon2id). `migrate.upgrade(url)` brings a database
+to the current schema; `session.make_engine` and `session.session_scope` give units of work.
+"""

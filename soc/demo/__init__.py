@@ -1,0 +1,140 @@
+"""`soc demo`: the whole service on the embedded default, fed by a real collector.
+
+Runs the real service (uvicorn + FastAPI) on SQLite in a data directory, creates an admin and a
+demo agency, issues a collector token, and ships the bundled attack scenario through
+`collectors.ship` to `POST /api/v1/ingest`, exactly as an agency server would. Later issues add
+detection, alerts and e-mails to the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import socket
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+import uvicorn
+
+from collectors.ship import ShipError, ship
+from soc.db import accounts, migrate, tokens
+from soc.db.session import make_engine, session_scope
+from soc.errors import SocError
+from soc.i18n import t
+from soc.settings import Settings
+from soc.web.app import create_app
+
+AGENCY_CODE = "stttt-demo"
+AGENCY_NAME = "Sở Thông tin và Truyền thông TP. Cần Thơ (demo)"
+ADMIN = "admin"
+
+
+def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: bool) -> None:
+    data_dir = (data_dir or settings.data_dir / "demo").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = dataclasses.replace(
+        settings,
+        data_dir=data_dir,
+        store="sqlite",
+        store_path="",
+        database_url="",
+        secret_key=settings.secret_key or _secret(data_dir),
+    )
+    lang = settings.lang
+    migrate.upgrade(settings.resolved_database_url)
+    db = make_engine(settings.resolved_database_url)
+    password = secrets.token_urlsafe(12)
+    with session_scope(db) as session:
+        agency = accounts.get_agency_by_code(session, AGENCY_CODE) or accounts.add_agency(
+            session, AGENCY_CODE, AGENCY_NAME, actor="soc demo"
+        )
+        if accounts.get_user(session, ADMIN) is None:
+            accounts.add_user(
+                session,
+                username=ADMIN,
+                password=password,
+                email="admin@soc.example.vn",
+                full_name="Quản trị SOC (demo)",
+                locale=lang,
+                roles=[("admin", None)],
+                actor="soc demo",
+            )
+        else:
+            accounts.set_password(session, ADMIN, password, actor="soc demo")
+        token, _ = tokens.create(
+            session, name="demo collector", kind="collector", agency_id=agency.id, actor="soc demo"
+        )
+
+    app = create_app(settings, db=db)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port or _free_port(), log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="soc-demo-server", daemon=True)
+    thread.start()
+    url = _wait_started(server, thread)
+    try:
+        events = resources.files("soc.demo").joinpath("events.ndjson")
+        with resources.as_file(events) as path, path.open("rb") as lines:
+            totals = ship(lines, url=url, token=token)
+        click.echo(
+            t(
+                "demo.shipped",
+                lang,
+                lines=totals.lines,
+                file=path.name,
+                created=totals.created,
+                duplicates=totals.duplicates,
+                rejected=totals.rejected,
+                unparsed=totals.unparsed,
+            )
+        )
+        for problem in totals.problems:
+            click.echo(f"  events.ndjson:{problem}")
+        click.echo("")
+        click.echo(t("demo.ready", lang))
+        click.echo(f"  {t('demo.url', lang)}: {url}/?lang={lang}")
+        click.echo(f"  {t('demo.login', lang)}: {ADMIN} / {t('demo.password', lang)}: {password}")
+        click.echo(f"  {t('demo.data', lang)}: {data_dir}")
+        if serve_forever:
+            click.echo(t("demo.stop", lang))
+            while thread.is_alive():
+                thread.join(0.5)
+    except ShipError as exc:
+        raise SocError(f"the demo collector could not ship events: {exc}") from exc
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.state.store.close()
+        db.dispose()
+    if serve_forever:
+        click.echo(t("demo.stopped", lang))
+
+
+def _secret(data_dir: Path) -> str:
+    """A signing key kept in the data directory (mode 0600), so demo restarts keep sessions valid."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_started(server: uvicorn.Server, thread: threading.Thread) -> str:
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise SocError("the demo web service did not start (is the port already in use?)")
+        time.sleep(0.05)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    return f"http://{host}:{port}"

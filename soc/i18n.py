@@ -1,0 +1,54 @@
+"""User-facing text in English and Vietnamese, kept side by side so neither falls behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "title": {"en": "SOC monitoring service", "vi": "Hệ thống giám sát an toàn thông tin (SOC)"},
+    "status": {"en": "Status", "vi": "Trạng thái"},
+    "store": {"en": "Event store", "vi": "Kho sự kiện"},
+    "events": {"en": "Events", "vi": "Sự kiện"},
+    "agency": {"en": "Agency", "vi": "Cơ quan"},
+    "dataset": {"en": "Dataset", "vi": "Nguồn dữ liệu"},
+    "total": {"en": "Total", "vi": "Tổng cộng"},
+    "no_events": {"en": "No events yet.", "vi": "Chưa có sự kiện nào."},
+    "links": {"en": "Health, metrics and API", "vi": "Tình trạng, số liệu và API"},
+    "demo.ready": {"en": "SOC demo is running.", "vi": "Bản trình diễn SOC đang chạy."},
+    "demo.url": {"en": "Open", "vi": "Mở"},
+    "demo.login": {"en": "Login", "vi": "Đăng nhập"},
+    "demo.password": {"en": "password", "vi": "mật khẩu"},
+    "demo.shipped": {
+        "en": "Collector shipped {lines} lines from {file}: {created} new events, "
+        "{duplicates} already stored, "
+        "{rejected} rejected (kept in quarantine), {unparsed} kept as unparsed.",
+        "vi": "Collector đã gửi {lines} dòng từ {file}: {created} sự kiện mới, {duplicates} đã có, "
+        "{rejected} bị từ chối (giữ trong khu cách ly), {unparsed} giữ nguyên dạng chưa phân tích.",
+    },
+    "demo.data": {"en": "Data directory", "vi": "Thư mục dữ liệu"},
+    "demo.stop": {"en": "Press Ctrl+C to stop.", "vi": "Nhấn Ctrl+C để dừng."},
+    "demo.stopped": {"en": "Demo stopped.", "vi": "Đã dừng bản trình diễn."},
+    "serve.listening": {"en": "Serving on {url}", "vi": "Đang phục vụ tại {url}"},
+    "error.config": {"en": "Configuration problems:", "vi": "Cấu hình có lỗi:"},
+}
+
+
+def t(key: str, lang: str, **values: Any) -> str:
+    entry = MESSAGES[key]
+    return (entry.get(lang) or entry["en"]).format(**values)
+
+
+def texts(lang: str) -> dict[str, str]:
+    """All messages in one language, for templates."""
+    return {key.replace(".", "_"): t(key, lang) for key in MESSAGES if "{" not in MESSAGES[key]["en"]}
+
+
+def pick_lang(explicit: str | None, accept_language: str | None, default: str) -> str:
+    """?lang= wins, then the browser's first supported language, then the configured default."""
+    if explicit in ("en", "vi"):
+        return explicit
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in ("en", "vi"):
+            return code
+    return default

@@ -1,0 +1,1 @@
+"""Web front end: thin over the service modules; nothing imports it."""

@@ -1,0 +1,140 @@
+"""The FastAPI application: health, metrics, collector intake and a status page."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+from soc import __version__
+from soc.collect.ingest import IngestRefused, decode_body, ingest
+from soc.db import accounts, tokens
+from soc.db.session import make_engine, session_scope
+from soc.errors import StoreError
+from soc.i18n import pick_lang, texts
+from soc.metrics import Metrics
+from soc.settings import Settings
+from soc.store import EventStore, open_store
+from soc.store.query import MatchAll
+
+log = logging.getLogger(__name__)
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def create_app(settings: Settings, *, store: EventStore | None = None, db: Engine | None = None) -> FastAPI:
+    app = FastAPI(title="SOC", version=__version__, docs_url="/api/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.store = store or open_store(settings)
+    app.state.db = db or make_engine(settings.resolved_database_url)
+    app.state.metrics = Metrics()
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        checks: dict[str, Any] = {}
+        ok = True
+        try:
+            with app.state.db.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = {"status": "ok"}
+        except Exception as exc:
+            ok = False
+            checks["database"] = {"status": "error", "error": str(exc)[:300]}
+        try:
+            checks["store"] = app.state.store.health()
+            ok = ok and checks["store"].get("status") in ("green", "yellow")
+        except StoreError as exc:
+            ok = False
+            checks["store"] = {"status": "error", "error": str(exc)[:300]}
+        body = {"status": "ok" if ok else "error", "version": __version__, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/api/v1/ingest")
+    async def ingest_route(request: Request) -> JSONResponse:
+        m: Metrics = app.state.metrics
+        began = time.perf_counter()
+        try:
+            agency = await run_in_threadpool(_agency_of, app.state.db, request.headers.get("authorization"))
+            body = await _read_limited(request, settings.ingest_max_body_bytes)
+            body = decode_body(
+                body, request.headers.get("content-encoding"), max_bytes=settings.ingest_max_body_bytes
+            )
+            m.ingest_bytes.inc(len(body))
+            outcome = await run_in_threadpool(
+                ingest, app.state.store, body, agency=agency, max_line_bytes=settings.ingest_max_line_bytes
+            )
+        except IngestRefused as exc:
+            m.ingest_requests.labels(str(exc.status)).inc()
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return JSONResponse({"error": exc.reason}, status_code=exc.status, headers=headers)
+        except StoreError as exc:
+            log.error("ingest could not reach the event store: %s", exc)
+            m.ingest_requests.labels("503").inc()
+            return JSONResponse(
+                {"error": f"event store unavailable, retry later: {exc}"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        m.ingest_requests.labels("200").inc()
+        m.ingest_events.labels(agency, "created").inc(outcome.created)
+        m.ingest_events.labels(agency, "duplicate").inc(outcome.duplicates)
+        m.ingest_events.labels(agency, "rejected").inc(len(outcome.errors))
+        m.ingest_events.labels(agency, "unparsed").inc(len(outcome.warnings))
+        m.ingest_seconds.observe(time.perf_counter() - began)
+        return JSONResponse(outcome.as_json())
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        lang = pick_lang(
+            request.query_params.get("lang"), request.headers.get("accept-language"), settings.lang
+        )
+        store: EventStore = app.state.store
+        per_agency = store.group_counts(MatchAll(), ["organization.id", "event.dataset"], agencies=None)
+        with session_scope(app.state.db) as session:
+            names = {a.code: a.name for a in accounts.list_agencies(session)}
+        rows = sorted((names.get(str(a), str(a)), str(d), n) for (a, d), n in per_agency.items())
+        context = {"t": texts(lang), "lang": lang, "rows": rows, "total": sum(n for *_, n in rows)}
+        context["health"] = store.health()
+        return TEMPLATES.TemplateResponse(request, "index.html", context)
+
+    return app
+
+
+def _agency_of(db: Engine, authorization: str | None) -> str:
+    scheme, _, raw = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise IngestRefused(401, "missing collector token (Authorization: Bearer <token>)")
+    with session_scope(db) as session:
+        info = tokens.verify(session, raw.strip())
+        if info is None:
+            raise IngestRefused(401, "unknown, revoked or expired token")
+        if info.kind != "collector" or not info.agency_code:
+            raise IngestRefused(403, "this token may not send events (a collector token is needed)")
+        return info.agency_code
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise IngestRefused(
+            413, f"body of {declared} bytes is over the limit of {limit}; send smaller batches"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise IngestRefused(413, f"body is over the limit of {limit} bytes; send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
