@@ -28,8 +28,12 @@ python_env() {
   want=$(sha256sum pyproject.toml | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing Python packages (pinned in pyproject.toml)"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
+           "$VENV/bin/python" -m pip install -q -e ".[dev]"; } >"$VENV/pip.log" 2>&1; then
+      tail -n 30 "$VENV/pip.log" >&2
+      echo "error: pip install failed (full log: $VENV/pip.log)" >&2
+      exit 1
+    fi
     echo "$want" >"$stamp"
   fi
 }

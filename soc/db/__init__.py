@@ -4,3 +4,7 @@ Services: `accounts` (agencies, users, roles), `tokens` (collector and API token
 (append-only, hash-chained log), `passwords` (argon2id). `migrate.upgrade(url)` brings a database
 to the current schema; `session.make_engine` and `session.session_scope` give units of work.
 """
+
+# Every model module is imported here so the metadata Alembic compares against is complete.
+from soc.db import detection as detection
+from soc.db import models as models

@@ -6,6 +6,7 @@ from collections.abc import Collection
 from typing import Any
 
 from soc import ecs
+from soc.store import regex
 from soc.store.base import Agencies, Window
 from soc.store.query import (
     And,
@@ -16,6 +17,7 @@ from soc.store.query import (
     Or,
     Query,
     Range,
+    Regex,
     Term,
     Wildcard,
     _as_int,
@@ -67,6 +69,9 @@ def _compile(query: Query) -> dict[str, Any]:
             if not cased and _has_unicode_case(pattern):
                 return _regexp(field, _wildcard_regexp(pattern))
             return {"wildcard": {field: {"value": pattern, "case_insensitive": not cased}}}
+        case Regex(field, pattern):
+            # Case-insensitivity is spelled out in the regexp itself ([aA]), ASCII only as in Python.
+            return {"regexp": {field: {"value": regex.to_lucene(pattern), "flags": "NONE"}}}
         case Cidr(field, network):
             return {"term": {field: network}}
         case Range(field, gte, gt, lte, lt):

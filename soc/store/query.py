@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from soc import ecs
+from soc.store import regex
 from soc.errors import QueryError
 
 
@@ -34,6 +35,17 @@ class Wildcard:
     field: str
     pattern: str
     cased: bool = False
+
+
+@dataclass(frozen=True)
+class Regex:
+    """`re.search(pattern, value, re.ASCII)` on a text field: a substring search unless anchored.
+
+    Flags go inline (`(?i)`); see `soc.store.regex` for what the engines can run exactly.
+    """
+
+    field: str
+    pattern: str
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class MatchAll:
     pass
 
 
-Query = Term | Wildcard | Cidr | Exists | Range | And | Or | Not | MatchAll
+Query = Term | Wildcard | Regex | Cidr | Exists | Range | And | Or | Not | MatchAll
 
 
 def check(query: Query) -> None:
@@ -95,6 +107,13 @@ def check(query: Query) -> None:
         case Wildcard(field, _):
             if ecs.field_type(field) != "keyword":
                 raise QueryError(f"wildcard needs a text field; {field} is {ecs.field_type(field)}")
+        case Regex(field, pattern):
+            if ecs.field_type(field) != "keyword":
+                raise QueryError(f"regex needs a text field; {field} is {ecs.field_type(field)}")
+            try:
+                regex.to_lucene(pattern)
+            except regex.Untranslatable as exc:
+                raise QueryError(f"regex {pattern!r} cannot run the same on every backend: {exc}") from None
         case Cidr(field, network):
             if ecs.field_type(field) != "ip":
                 raise QueryError(f"cidr needs an IP field; {field} is {ecs.field_type(field)}")
@@ -136,6 +155,9 @@ def matches(doc: Mapping[str, Any], query: Query) -> bool:
         case Wildcard(field, pattern, cased):
             rx = _wildcard_regex(pattern, cased)
             return any(rx.fullmatch(v) for v in indexed_values(doc, field))
+        case Regex(field, pattern):
+            rx = regex.compiled(pattern)
+            return any(rx.search(v) for v in indexed_values(doc, field))
         case Cidr(field, network):
             net = _network(network)
             return any(_in_network(v, net) for v in indexed_values(doc, field))
