@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import orjson
 
+from collectors.parsers import FORMATS, parse_lines
 from collectors.ship import ShipError, ship
 
 LANG = "vi" if os.environ.get("SOC_LANG", os.environ.get("LANG", "")).lower().startswith("vi") else "en"
@@ -25,6 +28,14 @@ TEXT = {
         "{unparsed} kept unparsed.",
         "vi": "Đã gửi {lines} dòng: {created} mới, {duplicates} đã có, {rejected} bị từ chối, "
         "{unparsed} giữ nguyên dạng chưa phân tích.",
+    },
+    "parse": {
+        "en": "Parse log files (or - for standard input) to ECS events and print them as NDJSON.",
+        "vi": "Phân tích tệp nhật ký (hoặc - cho đầu vào chuẩn) thành sự kiện ECS và in ra dạng NDJSON.",
+    },
+    "parsed": {
+        "en": "{path}: {events} events, {unparsed} not understood (kept with error.message).",
+        "vi": "{path}: {events} sự kiện, {unparsed} dòng không hiểu (vẫn giữ, kèm error.message).",
     },
     "no_token": {
         "en": "no token: give --token, --token-file or SOC_COLLECTOR_TOKEN",
@@ -79,3 +90,39 @@ def ship_command(
             unparsed=totals.unparsed,
         )
     )
+
+
+@main.command("parse", help=_t("parse"))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--timezone", default="Asia/Ho_Chi_Minh", show_default=True, help="Zone of times without one.")
+@click.option("--year", type=int, help="Year of the first year-less timestamp (default: inferred).")
+@click.option("--host", help="host.name to record (default: the syslog header's host).")
+@click.option("--quiet", is_flag=True, help="No per-file summary on standard error.")
+def parse_command(
+    paths: tuple[str, ...], fmt: str, timezone: str, year: int | None, host: str | None, quiet: bool
+) -> None:
+    out = sys.stdout.buffer
+    for path in paths:
+        events = unparsed = 0
+        try:
+            named = None if path == "-" else path
+            for event in parse_lines(
+                _read(path), fmt=fmt, path=named, host=host, timezone=timezone, year=year
+            ):
+                events += 1
+                unparsed += "error" in event
+                out.write(orjson.dumps(event) + b"\n")
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"{path}: {exc}") from exc
+        out.flush()
+        if not quiet:
+            click.echo(_t("parsed", path=path, events=events, unparsed=unparsed), err=True)
+
+
+def _read(path: str) -> Iterator[bytes]:
+    if path == "-":
+        yield from sys.stdin.buffer
+        return
+    with open(path, "rb") as f:
+        yield from f
