@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from soc import ecs
-from soc.store import regex
 from soc.errors import QueryError
+from soc.store import regex
 
 
 @dataclass(frozen=True)

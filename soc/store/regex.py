@@ -15,14 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
-try:  # Python 3.11 moved the parser; the old name still works with a warning
-    from re import _constants as C  # noqa: N812
-    from re import _parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants as C  # type: ignore[no-redef]  # noqa: N812
-    import sre_parse  # type: ignore[no-redef]
+# Python's own regex parser (3.11+; the old sre_parse name is deprecated): one grammar, no drift.
+from re import _constants as C  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
 
 FLAGS = re.ASCII
 
@@ -111,7 +108,7 @@ def _plain(op: Any, av: Any, flags: int) -> str:
     return parts[0].text
 
 
-def _node(op: Any, av: Any, flags: int) -> list[_Part]:  # noqa: PLR0911 - one branch per opcode
+def _node(op: Any, av: Any, flags: int) -> list[_Part]:
     if op is C.LITERAL:
         return [_Part(False, False, _char(av, flags))]
     if op is C.NOT_LITERAL:
@@ -140,10 +137,10 @@ def _node(op: Any, av: Any, flags: int) -> list[_Part]:  # noqa: PLR0911 - one b
 
 def _count(low: int, high: int) -> str:
     if high is C.MAXREPEAT:
-        return {0: "*", 1: "+"}.get(low, "{%d,}" % low)
+        return {0: "*", 1: "+"}.get(low, f"{{{low},}}")
     if (low, high) == (0, 1):
         return "?"
-    return "{%d}" % low if low == high else "{%d,%d}" % (low, high)
+    return f"{{{low}}}" if low == high else f"{{{low},{high}}}"
 
 
 _SPECIAL = frozenset('.?+*|{}[]()"\\#@&<>~^$-')

@@ -5,6 +5,7 @@ Expected results are written out literally, so a backend that differs from the o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from soc.errors import QueryError
 from soc.store.base import EventStore, Window, WriteResult, scan
-from soc.store.query import And, Cidr, Exists, MatchAll, Not, Or, Query, Range, Term, Wildcard
+from soc.store.query import And, Cidr, Exists, MatchAll, Not, Or, Query, Range, Regex, Term, Wildcard
 
 T0 = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -292,9 +293,56 @@ def test_it_drops_old_daily_partitions_for_retention(store: EventStore) -> None:
     assert messages(store, MatchAll()) == ["new", "other dataset"]
 
 
+REGEX_MESSAGES = [
+    "GET /index.php?id=1 UNION SELECT password FROM users",
+    "select 1",
+    "cat /etc/passwd",
+    "/etc/passwd read",
+    "line one\nline two",
+    "ends with newline\n",
+    "Đăng nhập thất bại",
+    "a.b a-b 12345",
+    "",
+]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("passwd", ["/etc/passwd read", "cat /etc/passwd"]),
+        ("^/etc", ["/etc/passwd read"]),
+        ("passwd$", ["cat /etc/passwd"]),
+        ("(^|cat )/etc/passwd", ["/etc/passwd read", "cat /etc/passwd"]),
+        ("(?i)union\\s+select", ["GET /index.php?id=1 UNION SELECT password FROM users"]),
+        ("union\\s+select", []),
+        ("one.line", []),
+        ("(?s)one.line", ["line one\nline two"]),
+        ("newline$", ["ends with newline\n"]),
+        ("\\d{5}", ["a.b a-b 12345"]),
+        ("a\\.b", ["a.b a-b 12345"]),
+        ("[^a-z ]b", ["a.b a-b 12345"]),
+        ("^$", [""]),
+        ("thất bại", ["Đăng nhập thất bại"]),
+        ("(?i)ĐĂNG", []),
+        ("(?i)SELECT [0-9]", ["select 1"]),
+        ("(?i)A-B\\s", ["a.b a-b 12345"]),
+    ],
+)
+def test_it_matches_regexes_as_python_re_search(store: EventStore, pattern: str, expected: list[str]) -> None:
+    put(store, [event(i, message=m) for i, m in enumerate(REGEX_MESSAGES)])
+    got = messages(store, Regex("message", pattern))
+    assert got == sorted(expected)
+    assert got == sorted(m for m in REGEX_MESSAGES if re.search(pattern, m, re.ASCII))
+
+
 @pytest.mark.parametrize(
     "query",
     [
+        Regex("message", "\\bword"),
+        Regex("message", "(?=x)y"),
+        Regex("message", "(a)\\1"),
+        Regex("source.ip", "10"),
+        Regex("message", "(unclosed"),
         Wildcard("source.ip", "10.*"),
         Cidr("user.name", "10.0.0.0/8"),
         Term("source.ip", "not-an-ip"),
