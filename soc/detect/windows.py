@@ -18,7 +18,7 @@ class Plan:
     gap: tuple[datetime, datetime] | None
     """A span skipped because it is older than the catch-up cap: recorded, never silently lost."""
     backfill_before: datetime
-    """Windows ending before this are catch-up (backfill) rather than live."""
+    """Windows starting before this are catch-up (backfill) rather than live."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def plan(watermark: datetime | None, now: datetime, timing: Timing) -> Plan:
     windows: list[tuple[datetime, datetime]] = []
     start = watermark
     while start < end and len(windows) < timing.max_windows_per_run:
-        stop = min(start + (timing.interval if start >= live_from else timing.max_window), end)
+        stop = min(start + timing.max_window, end)
         windows.append((start, stop))
         start = stop
     return Plan(windows, gap, live_from)

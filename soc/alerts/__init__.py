@@ -1,0 +1,1 @@
+"""Alerts: deterministic ids, create-only writes, suppressions."""
