@@ -10,6 +10,7 @@ import click
 
 from soc import settings as settings_mod
 from soc.db.cli import agencies_group, audit_group, db_group, tokens_group, users_group
+from soc.detect.cli import hunt_command, rules_group
 from soc.engine.cli import engine_group
 from soc.errors import ConfigError, SocError
 from soc.i18n import t
@@ -49,6 +50,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from soc.db import migrate
+    from soc.detect.service import detector_for
     from soc.web.app import create_app
 
     settings = ctx.obj["settings"]
@@ -58,12 +60,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     try:
         migrate.upgrade(settings.resolved_database_url)
         app = create_app(settings)
+        jobs = detector_for(settings, app.state.store, app.state.db).schedule()
+    except ConfigError as exc:
+        raise click.ClickException("\n".join(exc.problems)) from exc
     except SocError as exc:
         raise click.ClickException(str(exc)) from exc
     host = host or settings.host
     port = port or settings.port
     click.echo(t("serve.listening", settings.lang, url=f"http://{host}:{port}"))
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    finally:
+        jobs.stop()
 
 
 @cli.command()
@@ -85,7 +93,16 @@ def demo(ctx: click.Context, data_dir: Path | None, port: int, exit_after: bool)
         raise click.ClickException(str(exc)) from exc
 
 
-for group in (engine_group, db_group, agencies_group, users_group, tokens_group, audit_group):
+for group in (
+    engine_group,
+    db_group,
+    agencies_group,
+    users_group,
+    tokens_group,
+    audit_group,
+    rules_group,
+    hunt_command,
+):
     cli.add_command(group)
 
 

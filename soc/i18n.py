@@ -13,6 +13,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "dataset": {"en": "Dataset", "vi": "Nguồn dữ liệu"},
     "total": {"en": "Total", "vi": "Tổng cộng"},
     "no_events": {"en": "No events yet.", "vi": "Chưa có sự kiện nào."},
+    "alerts": {"en": "Latest alerts", "vi": "Cảnh báo mới nhất"},
+    "no_alerts": {"en": "No alerts yet.", "vi": "Chưa có cảnh báo nào."},
+    "level": {"en": "Level", "vi": "Mức độ"},
+    "rule": {"en": "Rule", "vi": "Luật"},
+    "host": {"en": "Host", "vi": "Máy chủ"},
+    "first_seen": {"en": "First seen (UTC+7)", "vi": "Lần đầu (giờ Việt Nam)"},
     "links": {"en": "Health, metrics and API", "vi": "Tình trạng, số liệu và API"},
     "demo.ready": {"en": "SOC demo is running.", "vi": "Bản trình diễn SOC đang chạy."},
     "demo.url": {"en": "Open", "vi": "Mở"},
@@ -24,6 +30,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "{rejected} rejected (kept in quarantine), {unparsed} kept as unparsed.",
         "vi": "Collector đã gửi {lines} dòng từ {file}: {created} sự kiện mới, {duplicates} đã có, "
         "{rejected} bị từ chối (giữ trong khu cách ly), {unparsed} giữ nguyên dạng chưa phân tích.",
+    },
+    "demo.detected": {
+        "en": "Detection ran {rules} rules over the new events: {alerts} new alerts.",
+        "vi": "Đã chạy {rules} luật phát hiện trên các sự kiện mới: {alerts} cảnh báo mới.",
     },
     "demo.data": {"en": "Data directory", "vi": "Thư mục dữ liệu"},
     "demo.stop": {"en": "Press Ctrl+C to stop.", "vi": "Nhấn Ctrl+C để dừng."},

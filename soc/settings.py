@@ -48,6 +48,10 @@ class Settings:
     """Signs sessions and links. Required by `soc serve`; `soc demo` makes one."""
     ingest_max_body_bytes: int = 10 * 1024 * 1024
     ingest_max_line_bytes: int = 1024 * 1024
+    rules_dir: str = ""
+    """Sigma rules the scheduler runs; default: the bundled rules/ folder."""
+    detection_settle_seconds: int = -1
+    """How far behind now a detection window ends (engine refresh); -1: 0 for sqlite, 10 otherwise."""
     lang: str = "en"
     """Language of CLI messages and default UI language: en or vi."""
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -55,6 +59,16 @@ class Settings:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'soc.db').resolve()}"
+
+    @property
+    def resolved_rules_dir(self) -> Path:
+        return Path(self.rules_dir) if self.rules_dir else Path(__file__).resolve().parents[1] / "rules"
+
+    @property
+    def settle_seconds(self) -> int:
+        if self.detection_settle_seconds >= 0:
+            return self.detection_settle_seconds
+        return 0 if self.store == "sqlite" else 10
 
     @property
     def resolved_store_path(self) -> Path:

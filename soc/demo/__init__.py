@@ -18,10 +18,13 @@ from pathlib import Path
 
 import click
 import uvicorn
+from sqlalchemy import Engine, func, select
 
 from collectors.ship import ShipError, ship
 from soc.db import accounts, migrate, tokens
+from soc.db.detection import Alert
 from soc.db.session import make_engine, session_scope
+from soc.detect.service import detector_for
 from soc.errors import SocError
 from soc.i18n import t
 from soc.settings import Settings
@@ -93,15 +96,25 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         )
         for problem in totals.problems:
             click.echo(f"  events.ndjson:{problem}")
+        detector = detector_for(settings, app.state.store, db)
+        reports = detector.run_all()
+        raised = sum(r.alerts for r in reports)
+        click.echo(t("demo.detected", lang, rules=len(reports), alerts=raised))
+        for title, level, n in _alert_summary(db):
+            click.echo(f"  [{level.upper()}] {title}: {n}")
         click.echo("")
         click.echo(t("demo.ready", lang))
         click.echo(f"  {t('demo.url', lang)}: {url}/?lang={lang}")
         click.echo(f"  {t('demo.login', lang)}: {ADMIN} / {t('demo.password', lang)}: {password}")
         click.echo(f"  {t('demo.data', lang)}: {data_dir}")
         if serve_forever:
+            jobs = detector.schedule()
             click.echo(t("demo.stop", lang))
-            while thread.is_alive():
-                thread.join(0.5)
+            try:
+                while thread.is_alive():
+                    thread.join(0.5)
+            finally:
+                jobs.stop()
     except ShipError as exc:
         raise SocError(f"the demo collector could not ship events: {exc}") from exc
     except KeyboardInterrupt:
@@ -113,6 +126,16 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         db.dispose()
     if serve_forever:
         click.echo(t("demo.stopped", lang))
+
+
+def _alert_summary(db: Engine) -> list[tuple[str, str, int]]:
+    with session_scope(db) as session:
+        rows = session.execute(
+            select(Alert.rule_title, Alert.level, func.count())
+            .group_by(Alert.rule_title, Alert.level)
+            .order_by(func.count().desc(), Alert.rule_title)
+        )
+        return [(title, level, int(n)) for title, level, n in rows]
 
 
 def _secret(data_dir: Path) -> str:

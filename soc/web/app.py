@@ -6,17 +6,20 @@ import logging
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
 from soc import __version__
 from soc.collect.ingest import IngestRefused, decode_body, ingest
 from soc.db import accounts, tokens
+from soc.db.detection import Alert
 from soc.db.session import make_engine, session_scope
 from soc.errors import StoreError
 from soc.i18n import pick_lang, texts
@@ -103,12 +106,26 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         per_agency = store.group_counts(MatchAll(), ["organization.id", "event.dataset"], agencies=None)
         with session_scope(app.state.db) as session:
             names = {a.code: a.name for a in accounts.list_agencies(session)}
+            alerts = _latest_alerts(session, names, ZoneInfo(settings.timezone))
         rows = sorted((names.get(str(a), str(a)), str(d), n) for (a, d), n in per_agency.items())
         context = {"t": texts(lang), "lang": lang, "rows": rows, "total": sum(n for *_, n in rows)}
+        context["alerts"] = alerts
         context["health"] = store.health()
         return TEMPLATES.TemplateResponse(request, "index.html", context)
 
     return app
+
+
+def _latest_alerts(session: Session, names: dict[str, str], zone: ZoneInfo) -> list[dict[str, Any]]:
+    latest = session.scalars(select(Alert).order_by(Alert.created_at.desc(), Alert.first_at.desc()).limit(20))
+    return [
+        {
+            "level": a.level, "title": a.rule_title, "agency": names.get(a.agency or "", a.agency),
+            "host": a.host, "count": a.count, "status": a.status,
+            "at": a.first_at.astimezone(zone).strftime("%d/%m/%Y %H:%M:%S %z"),
+        }
+        for a in latest
+    ]  # fmt: skip
 
 
 def _agency_of(db: Engine, authorization: str | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from soc import settings as settings_mod
 from soc.db import accounts, migrate, tokens
+from soc.db.detection import Alert
 from soc.db.session import make_engine, session_scope
 from soc.store.base import scan
 from soc.store.query import MatchAll
@@ -159,3 +161,18 @@ def test_it_shows_the_status_page_in_vietnamese_and_english(service: Service) ->
     assert "Sở A" in vi
     assert "SOC monitoring service" in en
     assert "system.auth" in en
+
+
+def test_it_lists_latest_alerts_in_vietnam_time(service: Service) -> None:
+    at = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+    with session_scope(service.db) as s:
+        s.add(
+            Alert(
+                id="a1", rule_id="r1", rule_version="v1", rule_title="SSH brute force", level="high",
+                agency="so-a", host="web01", first_at=at, last_at=at, window_start=at, window_end=at,
+            )
+        )  # fmt: skip
+    page = service.client.get("/?lang=vi").text
+    assert "SSH brute force" in page
+    assert "27/11/2026 09:00:00 +0700" in page
+    assert "Sở A" in page
