@@ -1,0 +1,24 @@
+"""Dossiers: playbook-driven security-level dossiers, documents, transitions, deadlines (issue 7).
+
+Reserved so that two features can add their tables side by side in a fixed order; the feature
+fills in upgrade() and downgrade().
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
