@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import click
 import orjson
 
+from collectors import settings
 from collectors.parsers import FORMATS, parse_lines
+from collectors.settings import CollectorConfig
 from collectors.ship import ShipError, ship
 
 LANG = "vi" if os.environ.get("SOC_LANG", os.environ.get("LANG", "")).lower().startswith("vi") else "en"
@@ -36,6 +40,26 @@ TEXT = {
     "parsed": {
         "en": "{path}: {events} events, {unparsed} not understood (kept with error.message).",
         "vi": "{path}: {events} sự kiện, {unparsed} dòng không hiểu (vẫn giữ, kèm error.message).",
+    },
+    "validate": {
+        "en": "Check a collector.yml and list every problem with its file and line.",
+        "vi": "Kiểm tra tệp collector.yml và liệt kê mọi lỗi kèm tệp và dòng.",
+    },
+    "valid": {
+        "en": "{path}: valid ({sources} sources, sink '{sink}').",
+        "vi": "{path}: hợp lệ ({sources} nguồn, đích '{sink}').",
+    },
+    "invalid": {
+        "en": "{count} problems found.",
+        "vi": "Phát hiện {count} lỗi.",
+    },
+    "run": {
+        "en": "Run the collector: read the sources, parse, spool to disk, deliver to the sink.",
+        "vi": "Chạy collector: đọc các nguồn, phân tích, lưu đệm ra đĩa, gửi tới đích.",
+    },
+    "running": {
+        "en": "Collector running: {sources} sources to sink '{sink}'; Ctrl+C to stop.",
+        "vi": "Collector đang chạy: {sources} nguồn tới đích '{sink}'; Ctrl+C để dừng.",
     },
     "no_token": {
         "en": "no token: give --token, --token-file or SOC_COLLECTOR_TOKEN",
@@ -126,3 +150,33 @@ def _read(path: str) -> Iterator[bytes]:
         return
     with open(path, "rb") as f:
         yield from f
+
+
+@main.command("validate", help=_t("validate"))
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate_command(config_path: Path) -> None:
+    config = _load(config_path)
+    click.echo(_t("valid", path=config_path, sources=len(config.sources), sink=config.sink_name))
+
+
+@main.command("run", help=_t("run"))
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def run_command(config_path: Path) -> None:
+    from collectors.pipeline import Pipeline
+
+    config = _load(config_path)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    pipeline = Pipeline(config)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: pipeline.stop.set())
+    click.echo(_t("running", sources=len(config.sources), sink=config.sink_name), err=True)
+    pipeline.run()
+
+
+def _load(path: Path) -> CollectorConfig:
+    try:
+        return settings.load(path)
+    except settings.ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(_t("invalid", count=len(exc.problems))) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -21,20 +22,22 @@ class Multiline:
     max_lines: int = 500
     """A record never grows past this many lines; the rest start a new record."""
 
-    def compiled(self) -> re.Pattern[bytes]:
-        return re.compile(self.pattern.encode())
-
-    def continues(self, regex: re.Pattern[bytes], line: bytes) -> bool:
-        matched = regex.search(line.rstrip(b"\r\n")) is not None
+    def continues(self, line: bytes) -> bool:
+        """Whether `line` (with or without its terminator) continues the record before it."""
+        matched = _compile(self.pattern).search(line.rstrip(b"\r\n")) is not None
         return matched != self.negate
+
+
+@lru_cache(maxsize=64)
+def _compile(pattern: str) -> re.Pattern[bytes]:
+    return re.compile(pattern.encode())
 
 
 def join(lines: Iterable[bytes], rule: Multiline) -> Iterator[bytes]:
     """Records from raw lines; a record ends when a line does not continue it."""
-    regex = rule.compiled()
     current: list[bytes] = []
     for line in lines:
-        if current and len(current) < rule.max_lines and rule.continues(regex, line):
+        if current and len(current) < rule.max_lines and rule.continues(line):
             current.append(line)
             continue
         if current:

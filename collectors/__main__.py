@@ -1,0 +1,5 @@
+"""`python -m collectors` = `soc-collector`."""
+
+from collectors.cli import main
+
+main()

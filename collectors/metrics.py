@@ -1,0 +1,49 @@
+"""The collector's Prometheus metrics (own registry, so several pipelines can live in one process)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+if TYPE_CHECKING:
+    from collectors.spool import Spool
+
+
+class Metrics:
+    def __init__(self, spool: Spool) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.spool = spool
+        self.events_in = Counter("soc_collector_events_in", "Records read, by source", ["source"], registry=r)
+        self.bytes_in = Counter("soc_collector_bytes_in", "Bytes read, by source", ["source"], registry=r)
+        self.events_out = Counter(
+            "soc_collector_events_out",
+            "Events delivered, by sink and outcome",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.retries = Counter("soc_collector_retries", "Batches sent again", ["sink"], registry=r)
+        self.spool_bytes = Gauge("soc_collector_spool_bytes", "Bytes waiting in the spool", registry=r)
+        self.drops = Counter("soc_collector_dropped_events", "Events dropped (always 0: none is)", registry=r)
+        Gauge(
+            "soc_collector_spool_full_waits", "Times a writer waited for a full spool", registry=r
+        ).set_function(lambda: spool.full_waits)
+        Gauge(
+            "soc_collector_spool_corrupt_frames", "Spool frames skipped for a bad checksum", registry=r
+        ).set_function(lambda: spool.corrupt_frames)
+
+    def serve(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=self.registry)
+
+    def snapshot(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"spool_bytes": self.spool.pending_bytes, "dropped": 0}
+        for metric in (self.events_in, self.events_out):
+            for sample in next(iter(metric.collect())).samples:
+                if sample.name.endswith("_total"):
+                    label = "_".join(sample.labels.values())
+                    out[f"{sample.name.removeprefix('soc_collector_').removesuffix('_total')}_{label}"] = (
+                        sample.value
+                    )
+        return out

@@ -1,0 +1,192 @@
+"""sources → parse → spool → sink, with checkpoints that move only once records are durable.
+
+A record is parsed and written (fsynced) to the spool before its source's checkpoint advances; the
+sink reads the spool and acks only what the engine confirmed. A crash anywhere re-sends at most
+the unacked tail, and the deterministic `event.id` (host + source identity + offset) with
+create-only writes turns those re-sends into duplicates the store ignores: exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from collectors.checkpoints import Checkpoints
+from collectors.metrics import Metrics
+from collectors.parsers import parse_one, record
+from collectors.parsers.base import Context
+from collectors.settings import CollectorConfig
+from collectors.sinks.base import Refused, Retry, backoff
+from collectors.sources.base import Emit, Record
+from collectors.spool import Spool
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+def event_id(host: str, source: str, offset: int) -> str:
+    return hashlib.sha256(f"{host}\x00{source}\x00{offset}".encode()).hexdigest()[:40]
+
+
+@dataclass
+class Pipeline:
+    config: CollectorConfig
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        data = Path(self.config.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.checkpoints = Checkpoints.load(data / "checkpoints.json")
+        self.spool = Spool(data / "spool", max_bytes=self.config.spool_max_bytes)
+        self.metrics = Metrics(self.spool)
+        self.rejected_path = data / "rejected.ndjson"
+        self._contexts: dict[tuple[str, str | None], Context] = {}
+        self._lock = threading.Lock()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Offsets of records already in the spool win over an older checkpoint file."""
+        for frame in self.spool.unacked():
+            _, key, end = frame.split(b"\n", 1)[0].decode().split("\t")
+            if key:
+                self.checkpoints.advance(key, int(end))
+
+    # -- sources side ----------------------------------------------------------------------
+    def emitter(self, name: str) -> Emit:
+        def emit(records: list[Record]) -> None:
+            frames = [self._frame(name, r) for r in records]
+            if not self.spool.append(frames, self.stop):
+                return  # stopping while the spool is full: nothing durable, nothing checkpointed
+            self.metrics.events_in.labels(name).inc(len(records))
+            self.metrics.bytes_in.labels(name).inc(sum(len(r.data) for r in records))
+            with self._lock:
+                for r in records:
+                    if r.checkpoint:
+                        self.checkpoints.advance(r.checkpoint, r.end)
+                self.checkpoints.save()
+
+        return emit
+
+    def _frame(self, name: str, rec: Record) -> bytes:
+        parse = self.config.parsers[name]
+        key = (name, rec.path)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._contexts[key] = Context(
+                timezone=parse.timezone, year=parse.year, host=self.config.host, path=rec.path
+            )
+        ctx.now = datetime.now(UTC)
+        ev = parse_one(record(rec.data, rec.offset, rec.flags), ctx, parse.format)
+        doc_id = event_id(self.config.host, rec.source, rec.offset)
+        self._stamp(ev, doc_id)
+        return f"{doc_id}\t{rec.checkpoint or ''}\t{rec.end}\n".encode() + orjson.dumps(ev)
+
+    def _stamp(self, ev: dict[str, Any], doc_id: str) -> None:
+        ev.setdefault("event", {})["id"] = doc_id
+        host = ev.setdefault("host", {})
+        if isinstance(host, dict):
+            host.setdefault("name", self.config.host)
+        ev["agent"] = {"type": "soc-collector", "name": self.config.host, "version": VERSION}
+
+    def heartbeat(self) -> None:
+        now = datetime.now(UTC)
+        doc_id = event_id(self.config.host, "heartbeat", int(now.timestamp() * 1000))
+        ev: dict[str, Any] = {
+            "@timestamp": now.isoformat().replace("+00:00", "Z"),
+            "event": {"dataset": "soc.collector", "kind": "metric", "action": "collector_heartbeat"},
+            "message": f"collector {self.config.host} alive",
+            "soc_collector": self.metrics.snapshot(),
+        }
+        self._stamp(ev, doc_id)
+        self.spool.append([f"{doc_id}\t\t0\n".encode() + orjson.dumps(ev)], self.stop)
+
+    # -- sink side -------------------------------------------------------------------------
+    def deliver(self) -> None:
+        sink = self.config.sink.connect()
+        name = self.config.sink_name
+        try:
+            while not self.stop.is_set():
+                batch = self.spool.read(self.config.batch_events, self.config.batch_bytes, 0.5)
+                if batch is None:
+                    continue
+                docs = [_split(frame) for frame in batch.frames]
+                if not self._send_all(sink, name, docs):
+                    self.spool.rewind()
+                    return
+                self.spool.ack(batch)
+                self.metrics.spool_bytes.set(self.spool.pending_bytes)
+        finally:
+            sink.close()
+
+    def _send_all(self, sink: Any, name: str, docs: list[tuple[str, bytes]]) -> bool:
+        todo = list(range(len(docs)))
+        attempt = 0
+        while todo:
+            if self.stop.is_set():
+                return False
+            try:
+                outcome = sink.send([docs[i] for i in todo])
+            except (Retry, Refused) as exc:
+                self.metrics.retries.labels(name).inc()
+                level = logging.ERROR if isinstance(exc, Refused) else logging.WARNING
+                log.log(level, "delivery failed, will retry; sink=%s error=%s", name, exc)
+                self.stop.wait(backoff(attempt))
+                attempt += 1
+                continue
+            self.metrics.events_out.labels(name, "created").inc(outcome.created)
+            self.metrics.events_out.labels(name, "duplicate").inc(outcome.duplicates)
+            if outcome.rejected:
+                self.metrics.events_out.labels(name, "rejected").inc(len(outcome.rejected))
+                self._keep_rejected([(docs[todo[i]], reason) for i, reason in outcome.rejected])
+            if outcome.retry:
+                self.stop.wait(backoff(attempt))
+                attempt += 1
+            todo = [todo[i] for i in outcome.retry]
+        return True
+
+    def _keep_rejected(self, items: list[tuple[tuple[str, bytes], str]]) -> None:
+        with self.rejected_path.open("ab") as f:
+            for (doc_id, raw), reason in items:
+                f.write(orjson.dumps({"id": doc_id, "reason": reason, "document": raw.decode()}) + b"\n")
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self) -> None:
+        threads = [threading.Thread(target=self.deliver, name="sink", daemon=True)]
+        for name, source in self.config.sources.items():
+            target = source.run
+            threads.append(
+                threading.Thread(
+                    target=target,
+                    args=(self.emitter(name), self.stop, self.checkpoints),
+                    name=f"source-{name}",
+                    daemon=True,
+                )
+            )
+        if self.config.metrics_address:
+            self.metrics.serve(self.config.metrics_address)
+        for t in threads:
+            t.start()
+        next_beat = time.monotonic()
+        while not self.stop.is_set():
+            if self.config.heartbeat_seconds and time.monotonic() >= next_beat:
+                self.heartbeat()
+                next_beat = time.monotonic() + self.config.heartbeat_seconds
+            self.metrics.spool_bytes.set(self.spool.pending_bytes)
+            self.stop.wait(0.5)
+        for t in threads:
+            t.join(10)
+        self.checkpoints.save()
+        self.spool.close()
+
+
+def _split(frame: bytes) -> tuple[str, bytes]:
+    header, doc = frame.split(b"\n", 1)
+    return header.split(b"\t", 1)[0].decode(), doc

@@ -1,0 +1,72 @@
+"""`soc`: the service's ingest endpoint with the collector's agency token (the agency comes from it).
+
+The service stores each event under a content-derived id; the collector's `event.id` (host +
+source identity + offset) is part of that content, so a re-sent line is a duplicate, and two
+identical lines at different offsets are two events.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import httpx
+
+from collectors.ship import _reason
+from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry
+
+
+@dataclass(frozen=True)
+class SocSink:
+    type: ClassVar[str] = "soc"
+    url: str
+    """The SOC's base URL, e.g. https://soc.cantho.gov.vn."""
+    token: str = ""
+    """Collector token (prefer token_file)."""
+    token_file: str = ""
+    ca_file: str = ""
+    """CA bundle for the SOC's certificate; certificates are always verified."""
+    compress: bool = True
+    timeout_seconds: float = 30.0
+
+    def resources(self) -> list[str]:
+        return []
+
+    def connect(self) -> Ingest:
+        token = self.token
+        if not token and self.token_file:
+            with open(self.token_file, encoding="utf-8") as f:
+                token = f.read().strip()
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+        verify: Any = self.ca_file or True
+        return Ingest(self, httpx.Client(verify=verify, timeout=self.timeout_seconds, headers=headers))
+
+
+class Ingest:
+    def __init__(self, config: SocSink, client: httpx.Client) -> None:
+        self.config = config
+        self.client = client
+        self.endpoint = config.url.rstrip("/") + "/api/v1/ingest"
+
+    def send(self, docs: list[tuple[str, bytes]]) -> Delivery:
+        content = b"".join(raw + b"\n" for _, raw in docs)
+        headers = {}
+        if self.config.compress:
+            content, headers = gzip.compress(content, 1), {"Content-Encoding": "gzip"}
+        try:
+            response = self.client.post(self.endpoint, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise Retry(f"cannot reach {self.endpoint}: {exc}") from exc
+        if response.status_code in RETRYABLE:
+            raise Retry(f"{self.endpoint} answered {response.status_code}")
+        if response.status_code != 200:
+            raise Refused(f"{self.endpoint} answered {response.status_code}: {_reason(response)}")
+        answer = response.json()
+        out = Delivery(created=int(answer.get("created", 0)), duplicates=int(answer.get("duplicates", 0)))
+        # the service keeps refused documents in its own quarantine: we only count them here
+        out.rejected = [(int(e["line"]) - 1, str(e["reason"])) for e in answer.get("errors", [])]
+        return out
+
+    def close(self) -> None:
+        self.client.close()
