@@ -28,3 +28,11 @@ class QueryError(StoreError):
 
 class EngineError(SocError):
     """The local search-engine node could not be resolved, started or stopped."""
+
+
+class NotifyError(SocError):
+    """A notification could not be delivered. `permanent` errors are not retried (dead letter)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

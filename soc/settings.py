@@ -20,6 +20,7 @@ from soc.errors import ConfigError
 
 BACKENDS = ("sqlite", "opensearch", "elasticsearch")
 LANGS = ("en", "vi")
+SMTP_SECURITY = ("tls", "starttls", "plain")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,29 @@ class Settings:
     lang: str = "en"
     """Language of CLI messages and default UI language: en or vi."""
     timezone: str = "Asia/Ho_Chi_Minh"
+    base_url: str = ""
+    """Public URL of the service, for links in e-mails; default: http://host:port."""
+    smtp_host: str = ""
+    """Mail relay for notifications; empty: messages wait in the outbox."""
+    smtp_port: int = 0
+    """0: 465 for tls, 587 for starttls, 25 for plain."""
+    smtp_security: str = "starttls"
+    """tls (implicit TLS), starttls (required; never falls back to clear text) or plain (local sinks)."""
+    smtp_verify: bool = True
+    """Verify the relay's certificate. Turning this off is logged as a warning on every connection."""
+    smtp_ca_file: str = ""
+    """CA bundle used to verify the relay's certificate; default: the system's."""
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_timeout_seconds: int = 30
+    smtp_from: str = "SOC <soc@localhost>"
+    """From address of notification e-mails; its domain also names Message-IDs."""
+    oncall_file: str = ""
+    """On-call YAML (schedules, escalation policies, routes); default: oncall.yml in data_dir."""
+    notify_dead_letter_to: str = ""
+    """Second route: who is told when a notification is given up on (dead letter)."""
+    notify_max_attempts: int = 8
+    """Delivery attempts before a notification becomes a dead letter."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -75,7 +99,7 @@ class Settings:
         return Path(self.store_path) if self.store_path else self.data_dir / "events.db"
 
 
-SECRETS = ("store_password", "store_api_key", "secret_key")
+SECRETS = ("store_password", "store_api_key", "secret_key", "smtp_password")
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
@@ -189,4 +213,16 @@ def _check(s: Settings) -> list[str]:
         problems.append("ingest_max_body_bytes must be >= ingest_max_line_bytes > 0")
     if s.store_username and not s.store_password:
         problems.append("store_password: required when store_username is set (or SOC_STORE_PASSWORD_FILE)")
+    if s.smtp_security not in SMTP_SECURITY:
+        problems.append(f"smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got '{s.smtp_security}'")
+    if not 0 <= s.smtp_port < 65536:
+        problems.append(f"smtp_port: {s.smtp_port} is not a TCP port")
+    if s.smtp_username and not s.smtp_password:
+        problems.append("smtp_password: required when smtp_username is set (or SOC_SMTP_PASSWORD_FILE)")
+    if s.smtp_timeout_seconds <= 0:
+        problems.append("smtp_timeout_seconds: must be > 0")
+    if s.notify_max_attempts < 1:
+        problems.append("notify_max_attempts: must be >= 1")
+    if s.base_url and not s.base_url.startswith(("http://", "https://")):
+        problems.append(f"base_url: must start with http:// or https://: {s.base_url!r}")
     return problems
