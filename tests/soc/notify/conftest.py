@@ -83,3 +83,7 @@ def sink(tmp_path: Path) -> Iterator[MailSink]:
     """A plain SMTP server on 127.0.0.1 that writes .eml files under tmp_path/mail."""
     with MailSink(tmp_path / "mail") as server:
         yield server
+
+
+# The app-database fixtures (SQLite and a real PostgreSQL per test) from tests/soc/db.
+from tests.soc.db.conftest import db_url, engine, postgres_admin_url, postgres_url  # noqa: E402, F401
