@@ -11,6 +11,7 @@ import click
 from soc import settings as settings_mod
 from soc.db.cli import agencies_group, audit_group, db_group, tokens_group, users_group
 from soc.detect.cli import hunt_command, rules_group
+from soc.dossiers.cli import validate_command
 from soc.engine.cli import engine_group
 from soc.errors import ConfigError, SocError
 from soc.i18n import t
@@ -102,6 +103,7 @@ for group in (
     audit_group,
     rules_group,
     hunt_command,
+    validate_command,
 ):
     cli.add_command(group)
 

@@ -79,6 +79,18 @@ class Settings:
     """Second route: who is told when a notification is given up on (dead letter)."""
     notify_max_attempts: int = 8
     """Delivery attempts before a notification becomes a dead letter."""
+    playbooks_dir: str = ""
+    """Dossier and incident playbooks (YAML); default: the bundled playbooks/ folder."""
+    dossier_regime: str = ""
+    """Legal regime of new dossiers (a playbook's `regime`, e.g. decree-331-2026); default: the default."""
+    dossier_bodies: str = ""
+    """Agency acting for each routed body: `specialised_unit=stttt,system_owner=ubnd`; unlisted: city-wide."""
+    dossier_days_off: str = ""
+    """Extra days off (YYYY-MM-DD, comma separated) on top of Vietnamese public holidays."""
+    dossier_make_up_days: str = ""
+    """Weekend days worked to make up for a bridge day off (YYYY-MM-DD, comma separated)."""
+    dossier_upload_max_bytes: int = 25 * 1024 * 1024
+    """Largest dossier document accepted."""
 
     @property
     def resolved_database_url(self) -> str:
