@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -116,11 +117,11 @@ def _official_make_up_days(year: int) -> frozenset[date]:
 
     out: set[date] = set()
     for entry_year in (year - 1, year, year + 1):
-        entries = VietnamStaticHolidays.special_public_holidays.get(entry_year, ())
+        entries: Any = VietnamStaticHolidays.special_public_holidays.get(entry_year, ())
         if entries and not isinstance(entries[0], tuple):
             entries = (entries,)
         for entry in entries:
-            if len(entry) >= 4:
+            if isinstance(entry, tuple) and len(entry) >= 4:
                 worked = date(entry[4] if len(entry) > 4 else entry_year, entry[2], entry[3])
                 if worked.year == year:
                     out.add(worked)
