@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +54,34 @@ def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def elasticsearch_settings() -> Settings:
-    """An Elasticsearch cluster given by SOC_TEST_ELASTICSEARCH_URL (+ _API_KEY, _CA_FILE)."""
-    url = os.environ["SOC_TEST_ELASTICSEARCH_URL"]
+def elasticsearch_settings() -> Iterator[Settings]:
+    """A real, secured Elasticsearch: $SOC_TEST_ELASTICSEARCH_URL (+ _API_KEY, _CA_FILE), or a node
+    started for this session with TLS on HTTP and a file-realm user (see soc.engine.elastic)."""
+    url = os.environ.get("SOC_TEST_ELASTICSEARCH_URL")
+    if url:
+        yield _given_elasticsearch(url)
+        return
+    from soc.engine import elastic
+    from soc.errors import EngineError
+
+    home = Path(tempfile.mkdtemp(prefix="soc-test-es-"))  # under /tmp: reachable by the ES user
+    try:
+        node = elastic.start(home)
+    except EngineError as exc:
+        shutil.rmtree(home, ignore_errors=True)
+        unavailable(f"Elasticsearch node did not start: {exc}")
+        return
+    try:
+        yield settings_mod.load(
+            environ={}, store="elasticsearch", store_url=node.url, store_username=elastic.ADMIN,
+            store_password=node.admin_password, store_ca_file=str(node.ca_file),
+        )  # fmt: skip
+    finally:
+        node.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _given_elasticsearch(url: str) -> Settings:
     return settings_mod.load(
         environ={k: v for k, v in os.environ.items() if k.startswith("SOC_TEST_")}
         | {
@@ -66,10 +93,7 @@ def elasticsearch_settings() -> Settings:
     )
 
 
-# Elasticsearch joins when a cluster is given (issue 2); issue 8 starts one in the test command.
-BACKENDS = ["sqlite", "opensearch"] + (
-    ["elasticsearch"] if os.environ.get("SOC_TEST_ELASTICSEARCH_URL") else []
-)
+BACKENDS = ["sqlite", "opensearch", "elasticsearch"]
 _prefixes = itertools.count()
 
 
