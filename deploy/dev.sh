@@ -41,8 +41,10 @@ python_env() {
 test_parts() {
   command -v java >/dev/null && command -v mvn >/dev/null || apt_install default-jdk-headless maven
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || apt_install postgresql
-  say "resolving the OpenSearch node through Maven (cached after the first time)"
+  say "resolving the OpenSearch node and Elasticsearch through Maven (cached after the first time)"
   "$VENV/bin/soc" engine classpath
+  "$VENV/bin/python" -c 'from soc.engine import elastic; print("Elasticsearch:", elastic.distribution())'
+
 }
 
 case "${1:-}" in
@@ -60,7 +62,7 @@ case "${1:-}" in
     "$VENV/bin/ruff" format --check .
     say "mypy --strict"
     "$VENV/bin/mypy"
-    say "pytest (starts a real OpenSearch node and PostgreSQL server)"
+    say "pytest (starts real OpenSearch and Elasticsearch nodes and a PostgreSQL server)"
     exec "$VENV/bin/pytest" "$@"
     ;;
   *)
