@@ -40,6 +40,41 @@ MESSAGES: dict[str, dict[str, str]] = {
     "demo.stopped": {"en": "Demo stopped.", "vi": "Đã dừng bản trình diễn."},
     "serve.listening": {"en": "Serving on {url}", "vi": "Đang phục vụ tại {url}"},
     "error.config": {"en": "Configuration problems:", "vi": "Cấu hình có lỗi:"},
+    "ack.title": {"en": "Acknowledge alert group", "vi": "Xác nhận nhóm cảnh báo"},
+    "ack.confirm": {
+        "en": "Acknowledge this alert group as {user}? Paging stops until the acknowledgement times out.",
+        "vi": "Xác nhận nhóm cảnh báo này với tư cách {user}? "
+        "Việc gọi trực sẽ dừng cho tới khi hết hạn xác nhận.",
+    },
+    "ack.button": {"en": "Acknowledge", "vi": "Xác nhận"},
+    "ack.done": {
+        "en": "Acknowledged by {user} at {at}. Escalation stopped.",
+        "vi": "Đã xác nhận bởi {user} lúc {at}. Đã dừng chuyển cấp.",
+    },
+    "ack.already": {
+        "en": "Already acknowledged by {by} at {at}.",
+        "vi": "Nhóm cảnh báo đã được {by} xác nhận lúc {at}.",
+    },
+    "ack.resolved": {
+        "en": "This alert group was resolved at {at}; nothing to acknowledge.",
+        "vi": "Nhóm cảnh báo đã kết thúc lúc {at}; không cần xác nhận.",
+    },
+    "ack.changed": {
+        "en": "This alert group changed since the e-mail was sent; use the link in the newest e-mail.",
+        "vi": "Nhóm cảnh báo đã thay đổi kể từ khi gửi thư; hãy dùng liên kết trong thư mới nhất.",
+    },
+    "ack.forged": {
+        "en": "This acknowledge link is not valid (damaged or not issued by this SOC).",
+        "vi": "Liên kết xác nhận không hợp lệ (bị hỏng hoặc không do SOC này cấp).",
+    },
+    "ack.foreign": {
+        "en": "This acknowledge link belongs to another alert group or recipient.",
+        "vi": "Liên kết xác nhận này thuộc về nhóm cảnh báo hoặc người nhận khác.",
+    },
+    "ack.expired": {
+        "en": "This acknowledge link has expired; use the link in a newer e-mail or the web UI.",
+        "vi": "Liên kết xác nhận đã hết hạn; hãy dùng liên kết trong thư mới hơn hoặc giao diện web.",
+    },
 }
 
 

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,12 +22,13 @@ from sqlalchemy.orm import Session
 from soc.db import audit
 from soc.db.models import Agency, RoleGrant, User
 from soc.db.notify import AlertGroup, OncallOverride, OutboxMessage, Silence
-from soc.notify import acktoken, grouping
+from soc.notify import acktoken, grouping, oncall
 from soc.notify.base import Outgoing
 from soc.notify.digest import queue_digest
 from soc.notify.message import Links, Mail, new_message_id, render, root_message_id, subject
 from soc.notify.oncall import OncallConfig, Override
 from soc.notify.outbox import enqueue
+from soc.settings import Settings
 
 log = logging.getLogger(__name__)
 on_new_alerts = grouping.on_new_alerts
@@ -231,6 +234,16 @@ class NotifyService:
                 s.hits += 1
                 return True
         return False
+
+
+def for_settings(settings: Settings, config: OncallConfig | None = None) -> NotifyService:
+    """The service as configured: on-call YAML (or the built-in default), secret key, links, domain."""
+    if config is None:
+        path = Path(settings.oncall_file) if settings.oncall_file else settings.data_dir / "oncall.yml"
+        config = oncall.load(path) if path.exists() or settings.oncall_file else OncallConfig()
+    base_url = settings.base_url or f"http://{settings.host}:{settings.port}"
+    domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "localhost"
+    return NotifyService(config, secret_key=settings.secret_key, base_url=base_url, domain=domain)
 
 
 def _fmt(at: datetime, zone: ZoneInfo) -> str:

@@ -27,6 +27,7 @@ from soc.metrics import Metrics
 from soc.settings import Settings
 from soc.store import EventStore, open_store
 from soc.store.query import MatchAll
+from soc.web.ack import router as ack_router
 
 log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -113,6 +114,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         context["health"] = store.health()
         return TEMPLATES.TemplateResponse(request, "index.html", context)
 
+    app.include_router(ack_router)
     return app
 
 
