@@ -15,6 +15,7 @@ from soc.dossiers.cli import validate_command
 from soc.engine.cli import engine_group
 from soc.errors import ConfigError, SocError
 from soc.i18n import t
+from soc.notify.cli import oncall_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +105,7 @@ for group in (
     rules_group,
     hunt_command,
     validate_command,
+    oncall_group,
 ):
     cli.add_command(group)
 
