@@ -158,7 +158,9 @@ SOURCES: dict[tuple[str | None, str | None, str | None], Source] = {
     ("linux", None, "sudo"): Source(("system.auth",), Term("process.name", "sudo")),
     ("linux", None, "su"): Source(("system.auth",), Term("process.name", "su")),
     ("linux", None, "syslog"): Source(("system.syslog",)),
-    ("linux", None, "cron"): Source(("system.syslog", "system.auth"), _terms("process.name", "cron", "crond")),
+    ("linux", None, "cron"): Source(
+        ("system.syslog", "system.auth"), _terms("process.name", "cron", "crond")
+    ),
     ("linux", None, "auditd"): Source(_AUDITD_LOG, fields=_AUDITD),
     ("linux", None, "clamav"): Source(("clamav.log",), fields=_ANTIVIRUS),
     ("linux", None, "vsftpd"): Source(("vsftpd.log",)),

@@ -32,7 +32,8 @@ def rule_files(paths: Sequence[Path]) -> list[Path]:
             out.extend(p for p in path.rglob("*.yaml") if not p.name.endswith(".cases.yaml"))
         else:
             out.append(path)
-    return sorted(set(out))
+    # Resolved, so one file named two ways (rules/x.yml and /abs/rules/x.yml) is read once.
+    return sorted({p.resolve() for p in out})
 
 
 def load_rules(paths: Sequence[Path]) -> tuple[list[Rule], list[str]]:
