@@ -1,10 +1,10 @@
 """Security-level dossiers in the app database: information systems, dossiers, documents, the
 transition log and the reminders already sent.
 
-A dossier's `version` is SQLAlchemy's version counter: every change bumps it, an UPDATE that finds
-another version touches no row and fails, and the service also refuses an action whose caller saw
-an older version. The transition log is what the dossier went through, with the document hashes
-at that moment; it is never rewritten.
+A dossier's `version` is an optimistic-concurrency counter: every change bumps it, an UPDATE that
+finds another version touches no row and fails (SQLAlchemy's version_id_col), and the service also
+refuses an action whose caller saw an older version. The transition log is what the dossier went
+through, with the document hashes at that moment; it is never rewritten.
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class Dossier(Base):
         back_populates="dossier", order_by="DossierTransition.id", cascade="all, delete-orphan"
     )
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative hook
+    # The service bumps `version` itself on every change (uploads included, even within one
+    # second); SQLAlchemy still puts the old value in the UPDATE's WHERE clause.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
 
 class DossierSystem(Base):
