@@ -36,6 +36,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Đã chạy {rules} luật phát hiện trên các sự kiện mới: {alerts} cảnh báo mới.",
     },
     "demo.data": {"en": "Data directory", "vi": "Thư mục dữ liệu"},
+    "demo.mail": {
+        "en": "Alert e-mails: {n} delivered to the local SMTP sink, saved as .eml files in {dir}",
+        "vi": "Thư cảnh báo: {n} thư đã gửi tới hộp thư SMTP cục bộ, lưu dạng .eml trong {dir}",
+    },
+    "demo.ack": {"en": "Acknowledge link (first e-mail)", "vi": "Liên kết xác nhận (thư đầu tiên)"},
     "demo.stop": {"en": "Press Ctrl+C to stop.", "vi": "Nhấn Ctrl+C để dừng."},
     "demo.stopped": {"en": "Demo stopped.", "vi": "Đã dừng bản trình diễn."},
     "serve.listening": {"en": "Serving on {url}", "vi": "Đang phục vụ tại {url}"},

@@ -27,6 +27,7 @@ from soc.db.session import make_engine, session_scope
 from soc.detect.service import detector_for
 from soc.errors import SocError
 from soc.i18n import t
+from soc.notify import demo as notify_demo
 from soc.settings import Settings
 from soc.web.app import create_app
 
@@ -102,6 +103,10 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         click.echo(t("demo.detected", lang, rules=len(reports), alerts=raised))
         for title, level, n in _alert_summary(db):
             click.echo(f"  [{level.upper()}] {title}: {n}")
+        mail = notify_demo.deliver(settings, db, url, ADMIN, keep_running=serve_forever)
+        click.echo(t("demo.mail", lang, n=len(mail.sink.messages), dir=mail.directory))
+        if mail.ack_link:
+            click.echo(f"  {t('demo.ack', lang)}: {mail.ack_link}")
         click.echo("")
         click.echo(t("demo.ready", lang))
         click.echo(f"  {t('demo.url', lang)}: {url}/?lang={lang}")
@@ -115,6 +120,7 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
                     thread.join(0.5)
             finally:
                 jobs.stop()
+                mail.stop()
     except ShipError as exc:
         raise SocError(f"the demo collector could not ship events: {exc}") from exc
     except KeyboardInterrupt:

@@ -90,7 +90,7 @@ def render(mail: Mail, locale: str) -> tuple[str, str]:
         "g": mail.group,
         "agency": mail.agency_name or mail.group.agency or "-",
         "first_at": format_time(mail.group.first_at, mail.zone),
-        "last_at": format_time(mail.group.last_at, mail.zone),
+        "last_at": format_time(max((a.last_at for a in mail.alerts), default=mail.group.last_at), mail.zone),
         "fields": _matched_fields(mail.alerts),
         "evidence": _evidence(mail.alerts),
         "links": mail.links,

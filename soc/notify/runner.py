@@ -1,0 +1,77 @@
+"""Notifications as part of the running service: one thread ticks the decisions and drains the outbox.
+
+`jobs_for(settings, db)` wires the configured on-call file, SMTP relay and second route. Several
+service instances may run it against one database: decisions are taken under the groups' rows
+and the outbox is claimed row by row, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+
+from soc.db.models import utcnow
+from soc.db.session import session_scope
+from soc.notify.email import Email, SmtpConfig
+from soc.notify.oncall import OncallConfig
+from soc.notify.outbox import OutboxMetrics, OutboxWorker
+from soc.notify.service import NotifyService, for_settings
+from soc.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NotifyJobs:
+    db: Engine
+    service: NotifyService
+    worker: OutboxWorker
+    interval_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> tuple[int, int]:
+        """One pass: (messages queued by due decisions, messages sent)."""
+        with session_scope(self.db) as session:
+            queued = self.service.tick(session, utcnow())
+        return queued, self.worker.run_once()
+
+    def start(self) -> NotifyJobs:
+        self._thread = threading.Thread(target=self._loop, name="soc-notify", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the heartbeat going stale is what the watchdog sees
+                log.exception("notification pass failed; trying again")
+            self._stop.wait(self.interval_seconds)
+
+
+def jobs_for(
+    settings: Settings,
+    db: Engine,
+    *,
+    config: OncallConfig | None = None,
+    registry: CollectorRegistry | None = None,
+) -> NotifyJobs:
+    service = for_settings(settings, config)
+    email = Email(SmtpConfig.from_settings(settings))
+    worker = OutboxWorker(
+        db, {"primary": email, "secondary": email}, max_attempts=settings.notify_max_attempts,
+        metrics=OutboxMetrics(registry), dead_letter_to=settings.notify_dead_letter_to, domain=service.domain,
+    )  # fmt: skip
+    return NotifyJobs(db, service, worker)
