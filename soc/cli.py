@@ -53,6 +53,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     from soc.db import migrate
     from soc.detect.service import detector_for
+    from soc.notify.runner import jobs_for
     from soc.web.app import create_app
 
     settings = ctx.obj["settings"]
@@ -63,6 +64,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         migrate.upgrade(settings.resolved_database_url)
         app = create_app(settings)
         jobs = detector_for(settings, app.state.store, app.state.db).schedule()
+        notify_jobs = jobs_for(settings, app.state.db, registry=app.state.metrics.registry).start()
     except ConfigError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
     except SocError as exc:
@@ -74,6 +76,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
     finally:
         jobs.stop()
+        notify_jobs.stop()
 
 
 @cli.command()

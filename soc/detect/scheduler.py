@@ -30,6 +30,7 @@ from soc.db.session import session_scope
 from soc.detect import windows
 from soc.detect.evaluate import evaluate
 from soc.detect.model import Finding, Rule
+from soc.notify.grouping import on_new_alerts
 from soc.store.base import EventStore, Window
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class Detector:
                 session.rollback()
                 return None
             created = write_alerts(session, rows, self.clock.now())
+            # Same transaction: an alert is never stored without being counted into its group.
+            on_new_alerts(session, [str(r["id"]) for r in rows], self.clock.now())
             if run is not None:
                 run.alerts_created = created
                 session.add(run)
@@ -242,6 +245,7 @@ class Detector:
             ]
             with session_scope(self.db) as session:
                 created += write_alerts(session, rows, now)
+                on_new_alerts(session, [str(r["id"]) for r in rows], now)
         with session_scope(self.db) as session:
             session.execute(update(DetectionGap).where(DetectionGap.id == gap_id).values(backfilled_at=now))
         return created
