@@ -74,9 +74,7 @@ class World:
             proposed_level=level, **kw,
         )  # fmt: skip
 
-    def dossier(
-        self, level: int = 3, agency: str = "syt", playbook: str | None = None, **kw: Any
-    ) -> Dossier:
+    def dossier(self, level: int = 3, agency: str = "syt", playbook: str | None = None, **kw: Any) -> Dossier:
         system = self.system(agency, level, **kw)
         officer = {"syt": "officer_a", "sgd": "officer_b", "stttt": "officer_unit"}[agency]
         return self.service.create(
