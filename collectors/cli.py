@@ -61,6 +61,16 @@ TEXT = {
         "en": "Collector running: {sources} sources to sink '{sink}'; Ctrl+C to stop.",
         "vi": "Collector đang chạy: {sources} nguồn tới đích '{sink}'; Ctrl+C để dừng.",
     },
+    "pcap": {
+        "en": "Run the network sensor on a capture file: DNS, connection and scan events as NDJSON.",
+        "vi": "Chạy cảm biến mạng trên tệp bắt gói: sự kiện DNS, kết nối và quét cổng dạng NDJSON.",
+    },
+    "sensed": {
+        "en": "{path}: {packets} packets, {events} events, {malformed} malformed packets, "
+        "{dns_malformed} malformed DNS messages.",
+        "vi": "{path}: {packets} gói, {events} sự kiện, {malformed} gói hỏng, "
+        "{dns_malformed} thông điệp DNS hỏng.",
+    },
     "no_token": {
         "en": "no token: give --token, --token-file or SOC_COLLECTOR_TOKEN",
         "vi": "thiếu token: dùng --token, --token-file hoặc SOC_COLLECTOR_TOKEN",
@@ -150,6 +160,37 @@ def _read(path: str) -> Iterator[bytes]:
         return
     with open(path, "rb") as f:
         yield from f
+
+
+@main.command("pcap", help=_t("pcap"))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--quiet", is_flag=True, help="No summary on standard error.")
+def pcap_command(path: str, quiet: bool) -> None:
+    from collectors.sensor import CaptureError, Sensor, events
+
+    sensor = Sensor()
+    out = sys.stdout.buffer
+    count = 0
+    try:
+        for event in events(path, sensor):
+            count += 1
+            out.write(orjson.dumps(event) + b"\n")
+    except CaptureError as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.flush()
+    if not quiet:
+        s = sensor.stats
+        click.echo(
+            _t(
+                "sensed",
+                path=path,
+                packets=s.packets,
+                events=count,
+                malformed=s.malformed,
+                dns_malformed=s.dns_malformed,
+            ),
+            err=True,
+        )
 
 
 @main.command("validate", help=_t("validate"))
