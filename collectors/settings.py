@@ -24,7 +24,7 @@ from collectors.parsers.base import zone
 from collectors.sinks import SINKS
 from collectors.sinks.opensearch import OpenSearchSink
 from collectors.sinks.soc import SocSink
-from collectors.sources import SOURCES
+from collectors.sources import SOURCES, Source
 from collectors.sources.file import FileSource
 
 
@@ -48,7 +48,7 @@ DEFAULT_PARSE = ParseTransform(inputs=())
 @dataclass
 class CollectorConfig:
     data_dir: str
-    sources: dict[str, FileSource]
+    sources: dict[str, Source]
     parsers: dict[str, ParseTransform]
     sink_name: str
     sink: OpenSearchSink | SocSink
@@ -233,7 +233,16 @@ class Loader:
             self.problem(node, f"{where}: start_at must be 'beginning' or 'end'")
         if isinstance(obj, OpenSearchSink | SocSink) and not obj.url.startswith(("http://", "https://")):
             self.problem(node, f"{where}: url must start with https:// (or http:// on loopback)")
-        for attr in ("ca_file", "token_file", "api_key_file", "password_file"):
+        for problem in obj.problems() if hasattr(obj, "problems") else []:
+            self.problem(node, f"{where}: {problem}")
+        for attr in (
+            "ca_file",
+            "token_file",
+            "api_key_file",
+            "password_file",
+            "tls_cert_file",
+            "tls_key_file",
+        ):
             value = getattr(obj, attr, "")
             if value and not Path(value).is_file():
                 self.problem(node, f"{where}: {attr} '{value}' does not exist")

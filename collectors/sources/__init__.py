@@ -3,5 +3,11 @@
 from __future__ import annotations
 
 from collectors.sources.file import FileSource
+from collectors.sources.syslog import SyslogTcpSource, SyslogUdpSource
 
-SOURCES: dict[str, type[FileSource]] = {"file": FileSource}
+Source = FileSource | SyslogUdpSource | SyslogTcpSource
+SOURCES: dict[str, type[Source]] = {
+    "file": FileSource,
+    "syslog_udp": SyslogUdpSource,
+    "syslog_tcp": SyslogTcpSource,
+}
