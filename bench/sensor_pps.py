@@ -24,8 +24,8 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapReader, RawPcapReader
 
-from collectors.sensor import Sensor
 from collectors.sensor.capture import read_pcap
+from collectors.sensor.sensor import Sensor
 
 CLIENT_IP_AT, CLIENT_PORT_TCP_AT = 26, 34  # offsets in an Ethernet + IPv4 (20 bytes) frame
 

@@ -166,7 +166,8 @@ def _read(path: str) -> Iterator[bytes]:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--quiet", is_flag=True, help="No summary on standard error.")
 def pcap_command(path: str, quiet: bool) -> None:
-    from collectors.sensor import CaptureError, Sensor, events
+    from collectors.sensor.capture import CaptureError, events
+    from collectors.sensor.sensor import Sensor
 
     sensor = Sensor()
     out = sys.stdout.buffer

@@ -15,11 +15,16 @@ from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapReader
 
 from collectors.sensor.packets import ETHERNET
-from collectors.sensor.sensor import Frame
+from collectors.sensor.sensor import Frame, Sensor
 
 
 class CaptureError(ValueError):
     """A capture that cannot start: unreadable file, invalid filter, no libpcap."""
+
+
+def events(path: str, sensor: Sensor | None = None) -> Iterator[dict[str, Any]]:
+    """Every event of the capture at `path`, in packet order, open connections last."""
+    return (sensor or Sensor()).run(read_pcap(path))
 
 
 def read_pcap(path: str) -> Iterator[Frame]:

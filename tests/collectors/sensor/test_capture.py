@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.sensor import CaptureError, validate_filter
-from collectors.sensor.capture import read_pcap
+from collectors.sensor.capture import CaptureError, read_pcap, validate_filter
 from tests.conftest import unavailable
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from collectors.sensor import events
+from collectors.sensor.capture import events
 
 ZEEK_SETS = ["dns-txt-multiple", "dns-two-responses", "dns-zero-RRs", "dns-spf", "dns53"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from collectors.sensor import Sensor
 from collectors.sensor.capture import read_pcap
+from collectors.sensor.sensor import Sensor
 
 MALFORMED = [
     "tcpdump/dns_fwdptr.pcap",

@@ -11,7 +11,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import wrpcap
 
-from collectors.sensor import events
+from collectors.sensor.capture import events
 
 SCANNER, TARGET, CLIENT = "10.1.1.66", "10.1.2.10", "10.1.1.20"
 
