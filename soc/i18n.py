@@ -35,6 +35,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Detection ran {rules} rules over the new events: {alerts} new alerts.",
         "vi": "Đã chạy {rules} luật phát hiện trên các sự kiện mới: {alerts} cảnh báo mới.",
     },
+    "demo.dossiers": {"en": "Security-level dossiers", "vi": "Hồ sơ cấp độ an toàn hệ thống thông tin"},
     "demo.data": {"en": "Data directory", "vi": "Thư mục dữ liệu"},
     "demo.mail": {
         "en": "Alert e-mails: {n} delivered to the local SMTP sink, saved as .eml files in {dir}",

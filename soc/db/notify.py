@@ -19,7 +19,9 @@ from soc.db.models import Base, _in, utcnow
 
 GROUP_STATES = ("pending", "firing", "acknowledged", "resolved")
 OUTBOX_STATES = ("pending", "sending", "sent", "dead")
-MESSAGE_KINDS = ("firing", "repeat", "escalation", "acknowledged", "resolved", "digest", "dead_letter")
+MESSAGE_KINDS = (
+    "firing", "repeat", "escalation", "acknowledged", "resolved", "digest", "dead_letter", "reminder",
+)  # fmt: skip
 SILENCE_KINDS = ("silence", "maintenance")
 
 

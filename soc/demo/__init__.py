@@ -23,8 +23,12 @@ from sqlalchemy import Engine, func, select
 from collectors.ship import ShipError, ship
 from soc.db import accounts, migrate, tokens
 from soc.db.detection import Alert
+from soc.db.models import utcnow
 from soc.db.session import make_engine, session_scope
 from soc.detect.service import detector_for
+from soc.dossiers import report
+from soc.dossiers.demo import seed_demo
+from soc.dossiers.service import DossierService
 from soc.errors import SocError
 from soc.i18n import t
 from soc.notify import demo as notify_demo
@@ -71,6 +75,10 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         token, _ = tokens.create(
             session, name="demo collector", kind="collector", agency_id=agency.id, actor="soc demo"
         )
+    dossiers = DossierService.from_settings(settings)
+    with session_scope(db) as session:
+        seed_demo(session, utcnow(), dossiers, password=password)
+        headline = report.status(session, dossiers, utcnow()).headline(lang)
 
     app = create_app(settings, db=db)
     server = uvicorn.Server(
@@ -107,6 +115,7 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         click.echo(t("demo.mail", lang, n=len(mail.sink.messages), dir=mail.directory))
         if mail.ack_link:
             click.echo(f"  {t('demo.ack', lang)}: {mail.ack_link}")
+        click.echo(f"{t('demo.dossiers', lang)}: {headline}")
         click.echo("")
         click.echo(t("demo.ready", lang))
         click.echo(f"  {t('demo.url', lang)}: {url}/?lang={lang}")

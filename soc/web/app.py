@@ -20,7 +20,10 @@ from soc import __version__
 from soc.collect.ingest import IngestRefused, decode_body, ingest
 from soc.db import accounts, tokens
 from soc.db.detection import Alert
+from soc.db.models import utcnow
 from soc.db.session import make_engine, session_scope
+from soc.dossiers import report as dossier_report
+from soc.dossiers.service import DossierService
 from soc.errors import StoreError
 from soc.i18n import pick_lang, texts
 from soc.metrics import Metrics
@@ -39,6 +42,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
     app.state.store = store or open_store(settings)
     app.state.db = db or make_engine(settings.resolved_database_url)
     app.state.metrics = Metrics()
+    app.state.dossiers = DossierService.from_settings(settings)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -111,6 +115,8 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         rows = sorted((names.get(str(a), str(a)), str(d), n) for (a, d), n in per_agency.items())
         context = {"t": texts(lang), "lang": lang, "rows": rows, "total": sum(n for *_, n in rows)}
         context["alerts"] = alerts
+        with session_scope(app.state.db) as session:
+            context["dossiers"] = dossier_report.status(session, app.state.dossiers, utcnow()).headline(lang)
         context["health"] = store.health()
         return TEMPLATES.TemplateResponse(request, "index.html", context)
 

@@ -29,6 +29,9 @@ def test_it_ships_the_scenario_and_prints_url_and_login(tmp_path: Path) -> None:
     assert re.search(r"Login: admin / password: \S{12,}", output)
     assert "47 new events, 0 already stored, 1 rejected" in output
     assert "line 48: source.ip: '999.1.1.1' is not an IP address" in output
+    assert re.search(r"Detection ran \d+ rules over the new events: [1-9]\d* new alerts", output)
+    assert "[HIGH] SSH brute force from one source: 1" in output
+    assert "Security-level dossiers: 8 of 13 dossiers approved" in output
     store = SqliteStore(tmp_path / "demo" / "events.db")
     assert store.count(MatchAll(), agencies=["stttt-demo"]) == 47
     assert store.count(Term("event.outcome", "success"), agencies=None, datasets=["system.auth"]) == 3

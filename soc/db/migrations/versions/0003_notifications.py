@@ -152,7 +152,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "kind IN ('firing', 'repeat', 'escalation', 'acknowledged', 'resolved', 'digest', 'dead_letter')",
+            "kind IN ('firing', 'repeat', 'escalation', 'acknowledged', 'resolved', 'digest', 'dead_letter', "
+            "'reminder')",
             name=op.f("ck_notify_outbox_kind"),
         ),
         sa.CheckConstraint(
