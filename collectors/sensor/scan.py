@@ -41,6 +41,18 @@ class ScanDetector:
             out.append(self._event(p, "address_scan", [p.dport], sorted(hosts), hosts))
         return out
 
+    def expire(self, now: float) -> None:
+        """Forget sources quiet for a whole window, so a long capture's memory stays bounded."""
+        window = self.window_seconds
+        for key in [k for k, seen in self._by_host.items() if now - max(seen.values(), default=0) > window]:
+            del self._by_host[key]
+        for port_key in [
+            k for k, seen in self._by_port.items() if now - max(seen.values(), default=0) > window
+        ]:
+            del self._by_port[port_key]
+        for done in [k for k, at in self._reported.items() if now - at > window]:
+            del self._reported[done]
+
     def _prune(self, seen: dict[Any, float], now: float) -> None:
         for k in [k for k, ts in seen.items() if now - ts > self.window_seconds]:
             del seen[k]

@@ -43,6 +43,7 @@ class Sensor:
     stats: Stats = field(default_factory=Stats)
     _streams: dict[tuple[str, int, str, int], tuple[int, bytearray]] = field(default_factory=dict)
     _next_expiry: float = 0.0
+    _next_scan_expiry: float = 0.0
 
     def run(self, frames: Iterable[Frame]) -> Iterator[dict[str, Any]]:
         """All events of a capture, the open connections' summaries last."""
@@ -70,6 +71,9 @@ class Sensor:
             out += self._dns(p)
         if ts >= self._next_expiry:
             out += self.conns.expire(ts)
+            if ts >= self._next_scan_expiry:
+                self.scans.expire(ts)
+                self._next_scan_expiry = ts + self.scans.window_seconds
             self._next_expiry = ts + self.expire_every_seconds
         return out
 

@@ -107,3 +107,14 @@ def test_it_tells_rejected_from_unanswered_attempts(tmp_path: Path) -> None:
     conns = of(run(tmp_path, packets), "network.conn")
     states = {c["destination"]["port"]: c["zeek"]["conn"]["state"] for c in conns}
     assert states == {22: "REJ", 23: "S0"}
+
+
+def test_it_forgets_sources_quiet_for_a_whole_window(tmp_path: Path) -> None:
+    from collectors.sensor.packets import Packet as Seen
+    from collectors.sensor.scan import ScanDetector
+
+    scans = ScanDetector()
+    for port in range(10):
+        scans.add(Seen(1000.0, SCANNER, TARGET, "tcp", 40000, port, 40, b"", 2))
+    scans.expire(1000.0 + 301)
+    assert (scans._by_host, scans._by_port) == ({}, {})
