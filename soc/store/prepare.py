@@ -78,6 +78,7 @@ class Batch:
     def __init__(self, *, agency: str, ingested: datetime, prefix: str) -> None:
         self.agency = agency
         self.prefix = prefix
+        self.ingested_at = ingested
         self.ingested = ecs.format_time(ingested)
         self.ingested_ms = ecs.to_millis(ingested)
 

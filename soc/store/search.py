@@ -53,7 +53,7 @@ class SearchStore:
         # Prepare the next chunk while the engine indexes the current one.
         with ThreadPoolExecutor(max_workers=1) as sender, prepare.gc_paused():
             pending: Future[None] | None = None
-            for chunk in self._chunks(docs, agency, at, result):
+            for chunk in self._chunks(docs, agency, now, result):
                 if pending is not None:
                     pending.result()
                 pending = sender.submit(self._send, chunk, agency, at, result)
@@ -63,12 +63,19 @@ class SearchStore:
         return result
 
     def _chunks(
-        self, docs: Sequence[Mapping[str, Any]], agency: str, at: datetime, result: WriteResult
+        self, docs: Sequence[Mapping[str, Any]], agency: str, now: datetime | None, result: WriteResult
     ) -> Iterator[list[tuple[int, prepare.Prepared, bytes]]]:
+        """Chunks of bulk lines. Unless the caller fixed `now`, each chunk is stamped with
+        event.ingested when it is prepared, just before it is sent: a long write must not stamp
+        its last chunk with its start time, or a detection window could close before that chunk
+        is searchable (the settle delay only has to cover one chunk plus the refresh interval)."""
         chunk: list[tuple[int, prepare.Prepared, bytes]] = []
         size = 0
-        batch = prepare.Batch(agency=agency, ingested=at, prefix=self.prefix)
+        batch = prepare.Batch(agency=agency, ingested=now or datetime.now(UTC), prefix=self.prefix)
         for position, raw in enumerate(docs):
+            if not chunk and now is None:
+                batch = prepare.Batch(agency=agency, ingested=datetime.now(UTC), prefix=self.prefix)
+            at = batch.ingested_at
             p = batch.prepare(raw)
             if isinstance(p, prepare.Rejected):
                 result.errors.append(DocError(position, p.reason))
