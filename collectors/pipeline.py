@@ -86,6 +86,9 @@ class Pipeline:
         ctx.now = datetime.now(UTC)
         ev = parse_one(record(rec.data, rec.offset, rec.flags), ctx, parse.format)
         doc_id = event_id(self.config.host, rec.source, rec.offset)
+        sender = getattr(rec, "sender", "")  # network sources: who sent it (Filebeat's log.source.address)
+        if sender:
+            ev.setdefault("log", {}).setdefault("source", {})["address"] = sender
         self._stamp(ev, doc_id)
         return f"{doc_id}\t{rec.checkpoint or ''}\t{rec.end}\n".encode() + orjson.dumps(ev)
 
