@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from soc.notify.runner import jobs_for
     from soc.web.app import create_app
 
+    os.umask(0o077)  # the databases, uploads and mail hold agencies' logs and credentials
     settings = ctx.obj["settings"]
     if not settings.secret_key:
         raise click.ClickException("SOC_SECRET_KEY (or SOC_SECRET_KEY_FILE) must be set for `soc serve`")
@@ -92,6 +94,7 @@ def demo(ctx: click.Context, data_dir: Path | None, port: int, exit_after: bool)
     """Run the whole service on the embedded default (SQLite) with a bundled attack scenario."""
     from soc.demo import run
 
+    os.umask(0o077)
     try:
         run(ctx.obj["settings"], data_dir=data_dir, port=port, serve_forever=not exit_after)
     except SocError as exc:

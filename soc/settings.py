@@ -27,11 +27,11 @@ SMTP_SECURITY = ("tls", "starttls", "plain")
 class Settings:
     data_dir: Path = Path(".soc-data")
     """Where the embedded databases, uploads and logs live."""
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)
     """SQLAlchemy URL of the app database; default: SQLite file in data_dir."""
     store: str = "sqlite"
     """Event store backend: sqlite, opensearch or elasticsearch."""
-    store_url: str = ""
+    store_url: str = field(default="", repr=False)
     """Engine URL (https://host:9200) for opensearch/elasticsearch; unused for sqlite."""
     store_path: str = ""
     """SQLite event store file; default: events.db in data_dir."""
@@ -111,7 +111,8 @@ class Settings:
         return Path(self.store_path) if self.store_path else self.data_dir / "events.db"
 
 
-SECRETS = ("store_password", "store_api_key", "secret_key", "smtp_password")
+SECRETS = ("store_password", "store_api_key", "secret_key", "smtp_password", "database_url", "store_url")
+"""Also readable from SOC_<NAME>_FILE; URLs count because they may carry a password."""
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 

@@ -64,6 +64,10 @@ def decode_body(body: bytes, encoding: str | None, *, max_bytes: int) -> bytes:
         raise IngestRefused(400, f"body is not valid {enc}: {exc}") from None
     if len(out) > max_bytes or inflater.unconsumed_tail:
         raise IngestRefused(413, f"decompressed body is larger than {max_bytes} bytes")
+    # Only a complete single stream is accepted: a cut-off body, a second gzip member or trailing
+    # bytes would otherwise be answered 200 with events missing, and the collector would drop them.
+    if not inflater.eof or inflater.unused_data:
+        raise IngestRefused(400, f"body is not one complete {enc} stream (cut off, or more than one member)")
     return out
 
 

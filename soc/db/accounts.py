@@ -205,11 +205,17 @@ def authenticate(
     return user
 
 
+CITY_WIDE_ROLES = ("admin", "soc_analyst")
+
+
 def _grant_agency(session: Session, role: str, agency_code: str | None) -> Agency | None:
     if role not in ROLES:
         raise SocError(f"unknown role '{role}' (expected one of {', '.join(ROLES)})")
     if role in ROLES_NEEDING_AGENCY and not agency_code:
         raise SocError(f"role {role} needs an agency: use {role}:AGENCY_CODE")
+    if role in CITY_WIDE_ROLES and agency_code:
+        # Access checks treat these roles as city-wide; an agency scope would be silently ignored.
+        raise SocError(f"role {role} is city-wide and cannot be limited to an agency: use {role}")
     return require_agency(session, agency_code) if agency_code else None
 
 

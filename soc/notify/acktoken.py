@@ -69,7 +69,9 @@ def verify(secret_key: str, token: str, *, now: datetime, action: str = "ack") -
     """The token's claims when its signature is ours and it has not expired; AckRefused otherwise."""
     body, _, signature = token.partition(".")
     expected = _b64(hmac.new(_key(secret_key), body.encode(), hashlib.sha256).digest())
-    if not secret_key or not signature or not hmac.compare_digest(signature, expected):
+    # Compare bytes: compare_digest refuses non-ASCII str with a TypeError (a 500, not a refusal).
+    given = signature.encode("utf-8", "replace")
+    if not secret_key or not signature or not hmac.compare_digest(given, expected.encode()):
         raise AckRefused(403, "ack.forged")
     try:
         raw = json.loads(_unb64(body))

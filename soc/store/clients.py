@@ -141,5 +141,13 @@ def connect(settings: Settings) -> Engine:
         if settings.store == "elasticsearch":
             return ElasticsearchEngine(settings)
     except Exception as exc:
-        raise StoreError(f"cannot create {settings.store} client for {settings.store_url}: {exc}") from exc
+        raise StoreError(
+            f"cannot create {settings.store} client for {_safe(settings.store_url)}: {exc}"
+        ) from exc
     raise StoreError(f"not a search-engine backend: {settings.store}")
+
+
+def _safe(url: str) -> str:
+    """The URL without any user:password part."""
+    scheme, sep, rest = url.partition("://")
+    return scheme + sep + rest.rpartition("@")[2] if sep else url.rpartition("@")[2]

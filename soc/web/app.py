@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -31,13 +31,15 @@ from soc.settings import Settings
 from soc.store import EventStore, open_store
 from soc.store.query import MatchAll
 from soc.web.ack import router as ack_router
+from soc.web.guard import require_reader
 
 log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 def create_app(settings: Settings, *, store: EventStore | None = None, db: Engine | None = None) -> FastAPI:
-    app = FastAPI(title="SOC", version=__version__, docs_url="/api/docs", redoc_url=None)
+    # No interactive API docs until there is a login to put them behind (issue 6).
+    app = FastAPI(title="SOC", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
     app.state.db = db or make_engine(settings.resolved_database_url)
@@ -54,17 +56,19 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
             checks["database"] = {"status": "ok"}
         except Exception as exc:
             ok = False
-            checks["database"] = {"status": "error", "error": str(exc)[:300]}
+            log.error("health check: database unavailable: %s", exc)
+            checks["database"] = {"status": "error", "error": type(exc).__name__}
         try:
             checks["store"] = app.state.store.health()
             ok = ok and checks["store"].get("status") in ("green", "yellow")
         except StoreError as exc:
             ok = False
-            checks["store"] = {"status": "error", "error": str(exc)[:300]}
+            log.error("health check: event store unavailable: %s", exc)
+            checks["store"] = {"status": "error", "error": type(exc).__name__}
         body = {"status": "ok" if ok else "error", "version": __version__, "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", dependencies=[Depends(require_reader)])
     def metrics() -> Response:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -90,7 +94,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
             log.error("ingest could not reach the event store: %s", exc)
             m.ingest_requests.labels("503").inc()
             return JSONResponse(
-                {"error": f"event store unavailable, retry later: {exc}"},
+                {"error": "event store unavailable, retry later"},
                 status_code=503,
                 headers={"Retry-After": "5"},
             )
@@ -102,7 +106,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         m.ingest_seconds.observe(time.perf_counter() - began)
         return JSONResponse(outcome.as_json())
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, dependencies=[Depends(require_reader)])
     def index(request: Request) -> HTMLResponse:
         lang = pick_lang(
             request.query_params.get("lang"), request.headers.get("accept-language"), settings.lang

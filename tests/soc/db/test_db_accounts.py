@@ -192,3 +192,13 @@ def test_it_refuses_a_deactivated_user(session: Session) -> None:
     accounts.set_active(session, "analyst", False, "admin")
 
     assert accounts.authenticate(session, "analyst", PASSWORD) is None
+
+
+@pytest.mark.parametrize("role", ["admin", "soc_analyst"])
+def test_it_refuses_to_scope_a_city_wide_role_to_one_agency(session: Session, role: str) -> None:
+    accounts.add_agency(session, "so-a", "Sở A", actor="test")
+    with pytest.raises(SocError, match="city-wide"):
+        accounts.add_user(
+            session, username="x.y", password="correct horse battery", email="x@y.vn",
+            full_name="X Y", roles=[(role, "so-a")], actor="test",
+        )  # fmt: skip

@@ -164,3 +164,13 @@ def test_it_voids_links_once_the_group_changed_state(world: World) -> None:
 
     assert response.status_code == 409
     assert "changed since" in response.text
+
+
+def test_it_refuses_a_token_with_non_ascii_characters_as_forged() -> None:
+    from datetime import UTC, datetime
+
+    from soc.notify.acktoken import AckRefused, verify
+
+    with pytest.raises(AckRefused) as caught:
+        verify("secret", "abc.é", now=datetime.now(UTC))
+    assert caught.value.status == 403

@@ -176,3 +176,33 @@ def test_it_lists_latest_alerts_in_vietnam_time(service: Service) -> None:
     assert "SSH brute force" in page
     assert "27/11/2026 09:00:00 +0700" in page
     assert "Sở A" in page
+
+
+@pytest.mark.parametrize("path", ["/", "/metrics"])
+def test_it_shows_data_pages_to_remote_readers_only_with_an_api_token(service: Service, path: str) -> None:
+    remote = TestClient(service.client.app, client=("203.0.113.5", 40000))
+    assert remote.get(path).status_code == 401
+    collector = {"Authorization": f"Bearer {service.token_a}"}
+    assert remote.get(path, headers=collector).status_code == 401
+    assert remote.get(path, headers={"Authorization": f"Bearer {service.api_token}"}).status_code == 200
+
+
+def test_it_does_not_trust_a_local_connection_that_came_through_a_proxy(service: Service) -> None:
+    assert service.client.get("/", headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 401
+    assert service.client.get("/api/docs").status_code == 404
+
+
+def test_it_refuses_a_body_of_two_gzip_members_instead_of_dropping_the_second(service: Service) -> None:
+    body = gzip.compress(ndjson(ev(1))) + gzip.compress(ndjson(ev(2)))
+    answer = service.post(body, **{"Content-Encoding": "gzip"})
+    assert answer["status"] == 400
+    cut = gzip.compress(ndjson(ev(1), ev(2)))[:-6]
+    assert service.post(cut, **{"Content-Encoding": "gzip"})["status"] == 400
+    assert service.store.count(MatchAll(), agencies=None) == 0
+
+
+def test_it_reports_a_broken_store_without_its_internals(service: Service) -> None:
+    service.store.close()
+    body = service.client.get("/healthz").json()
+    assert body["checks"]["store"] == {"status": "error", "error": "StoreError"}
+    assert str(service.store.path) not in str(body)
