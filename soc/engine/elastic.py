@@ -23,7 +23,7 @@ import socket
 import subprocess
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -42,7 +42,7 @@ class ElasticNode:
     home: Path
     url: str
     ca_file: Path
-    admin_password: str
+    admin_password: str = field(repr=False)
     process: subprocess.Popen[bytes]
 
     def stop(self, timeout_s: float = 30) -> None:
@@ -75,7 +75,9 @@ def distribution(cache_dir: Path | None = None) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
-            target = staging / Path(info.filename).relative_to(f"elasticsearch-{VERSION}")
+            target = (staging / Path(info.filename).relative_to(f"elasticsearch-{VERSION}")).resolve()
+            if not target.is_relative_to(staging.resolve()):
+                raise EngineError(f"{archive}: entry {info.filename!r} points outside the install folder")
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
