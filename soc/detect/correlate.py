@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
 from soc import ecs
 from soc.detect.model import Correlation, Finding, Rule, event_time
 from soc.store.base import Agencies, EventStore, Hit, Window, scan
-from soc.store.query import And, Query, Term, indexed_values
+from soc.store.query import And, Query, Term, indexed_values, matches
 from soc.store.sqlite import group_key
 
 
@@ -40,8 +41,13 @@ def evaluate(
     if missing:
         raise KeyError(f"correlation {rule.id} references rules that are not loaded: {missing}")
     base = [rules[r] for r in corr.rules]
-    for key in sorted(_new_groups(store, corr, base, window, agencies), key=repr):
-        events = _events(store, corr, base, key, window, agencies)
+    keys = sorted(_new_groups(store, corr, base, window, agencies), key=repr)
+    by_key = _events_by_key(store, corr, base, window, agencies) if _bulk(store, corr, base) else None
+    for key in keys:
+        if by_key is None:
+            events = _events(store, corr, base, key, window, agencies)
+        else:
+            events = sorted(by_key.get(key, ()), key=lambda e: (e.at_ms, e.hit.cursor, e.rule))
         span = best_span(corr, events)
         if span is not None:
             hits = _unique(e.hit for e in span)
@@ -95,6 +101,41 @@ def _events(
             at = ecs.to_millis(event_time(hit))
             out.append(_Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms))
     out.sort(key=lambda e: (e.at_ms, e.hit.cursor, e.rule))
+    return out
+
+
+def _bulk(store: EventStore, corr: Correlation, base: Sequence[Rule]) -> bool:
+    """Read the history once and split it by group, instead of one read per group?
+
+    On SQLite a read per group decodes the whole history again (quadratic in the number of
+    groups); the engines answer the per-group term queries from their index. Only for group
+    fields whose bucket keys are the indexed values themselves, so both ways find the same events.
+    """
+    exact = ("keyword", "ip", "long", "boolean")
+    return store.backend == "sqlite" and all(
+        ecs.field_type(f) in exact for rule in base for f in corr.fields_of(rule.id)
+    )
+
+
+def _events_by_key(
+    store: EventStore, corr: Correlation, base: Sequence[Rule], window: Window, agencies: Agencies
+) -> dict[tuple[Any, ...], list[_Event]]:
+    """What `_events` returns for every group at once, each event verified with the group's terms."""
+    history = Window(window.start - corr.lookback, window.end)
+    start_ms, end_ms = ecs.to_millis(window.start), ecs.to_millis(window.end)
+    out: dict[tuple[Any, ...], list[_Event]] = {}
+    for position, rule in enumerate(base):
+        assert rule.query is not None
+        fields = corr.fields_of(rule.id)
+        for hit in scan(store, rule.query, agencies=agencies, window=history, datasets=rule.datasets):
+            per_field = [{group_key(v) for v in indexed_values(hit.source, f)} for f in fields]
+            for key in set(product(*per_field)):
+                terms = [Term(f, v, cased=True) for f, v in zip(fields, key, strict=True)]
+                if all(matches(hit.source, t) for t in terms):
+                    at = ecs.to_millis(event_time(hit))
+                    out.setdefault(key, []).append(
+                        _Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms)
+                    )
     return out
 
 
