@@ -1,6 +1,6 @@
 """One detection cycle on OpenSearch: the rules and events of bench/detect_sqlite.py.
 
-    .venv/bin/python bench/detect_engine.py [--events 200000] [--opensearch-url URL]
+    .venv/bin/python -m bench.detect_engine [--events 200000] [--opensearch-url URL]
 
 Starts a node (1 GiB heap) unless a URL is given, writes the synthetic events in one ingest
 window, refreshes, and times `evaluate_many()` (on an engine every rule is its own query). Prints

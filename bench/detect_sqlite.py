@@ -1,6 +1,6 @@
 """One detection cycle on the embedded SQLite store: ~300 rules over 200k events.
 
-    .venv/bin/python bench/detect_sqlite.py [--events 200000] [--mode batch|each|both] [--db PATH]
+    .venv/bin/python -m bench.detect_sqlite [--events 200000] [--mode batch|each|both] [--db PATH]
 
 Loads the bundled rules and the SigmaHQ set, keeps those that read our datasets (see
 bench/detect_events.py), writes the synthetic events in one ingest window and times one cycle:
