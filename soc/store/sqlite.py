@@ -124,6 +124,12 @@ class SqliteStore:
         with self._locked():
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if now is None:
+                    # Stamp event.ingested under the lock, right before the insert: a detection read
+                    # that started earlier has a window end before this stamp, so it cannot close a
+                    # window over rows that were not committed yet.
+                    stamp = ecs.to_millis(datetime.now(UTC))
+                    rows = [(r[0], stamp, *r[2:]) for r in rows]
                 before = self._db.total_changes
                 self._db.executemany(INSERT, rows)
                 result.created = self._db.total_changes - before

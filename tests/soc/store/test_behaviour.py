@@ -359,3 +359,14 @@ def test_it_reports_health(store: EventStore) -> None:
     health = store.health()
     assert health["backend"] == store.backend
     assert health["status"] in ("green", "yellow")
+
+
+def test_it_stamps_ingest_time_when_the_write_happens(store: EventStore) -> None:
+    from soc import ecs
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    store.write([event(1, message="now")], agency="a")
+    store.refresh()
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    [hit] = list(scan(store, MatchAll(), agencies=None))
+    assert before <= ecs.parse_time(hit.source["event"]["ingested"]) <= after
