@@ -7,6 +7,7 @@ TLS certificates are always verified (a CA file may be given for a private CA).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ def ship(
     totals = Totals()
     endpoint = url.rstrip("/") + "/api/v1/ingest"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
-    verify: Any = ca_file if ca_file else True
+    verify: Any = ssl.create_default_context(cafile=ca_file) if ca_file else True
     with httpx.Client(verify=verify, timeout=timeout_s, headers=headers) as client:
         for first, body in batches(lines, max_lines=max_lines, max_bytes=max_bytes):
             totals.add(_send(client, endpoint, body, retries), first)

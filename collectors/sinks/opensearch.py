@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -54,7 +55,7 @@ class OpenSearchSink:
             secret = self.password or _read(self.password_file)
             token = base64.b64encode(f"{self.username}:{secret}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
-        verify: Any = self.ca_file or True
+        verify: Any = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
         client = httpx.Client(verify=verify, timeout=self.timeout_seconds, headers=headers)
         return Bulk(self, client)
 

@@ -8,6 +8,7 @@ identical lines at different offsets are two events.
 from __future__ import annotations
 
 import gzip
+import ssl
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -39,7 +40,7 @@ class SocSink:
             with open(self.token_file, encoding="utf-8") as f:
                 token = f.read().strip()
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
-        verify: Any = self.ca_file or True
+        verify: Any = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else True
         return Ingest(self, httpx.Client(verify=verify, timeout=self.timeout_seconds, headers=headers))
 
 

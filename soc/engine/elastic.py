@@ -20,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import zipfile
@@ -149,7 +150,8 @@ def start(home: Path, *, heap_mb: int = 512, timeout_s: float = 180) -> ElasticN
 
 def _wait_healthy(node: ElasticNode, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(verify=str(node.ca_file), auth=(ADMIN, node.admin_password), timeout=10) as client:
+    tls = ssl.create_default_context(cafile=str(node.ca_file))
+    with httpx.Client(verify=tls, auth=(ADMIN, node.admin_password), timeout=10) as client:
         while True:
             if node.process.poll() is not None:
                 tail = (node.home / "elasticsearch.out").read_text(errors="replace")[-1500:]
