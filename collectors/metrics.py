@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 if TYPE_CHECKING:
+    from collectors.pipeline import Pipeline
     from collectors.spool import Spool
 
 
@@ -32,6 +33,18 @@ class Metrics:
         Gauge(
             "soc_collector_spool_corrupt_frames", "Spool frames skipped for a bad checksum", registry=r
         ).set_function(lambda: spool.corrupt_frames)
+        self.paused_seconds = Counter(
+            "soc_collector_paused_seconds", "Time file sources waited under the EPS cap", registry=r
+        )
+
+    def watch_rate_limit(self, pipeline: Pipeline) -> None:
+        r = self.registry
+        Gauge(
+            "soc_collector_backlog_events", "Events spooled and not yet delivered", registry=r
+        ).set_function(lambda: pipeline.backlog)
+        Gauge(
+            "soc_collector_rate_limited_seconds", "Time delivery waited for the EPS cap", registry=r
+        ).set_function(lambda: pipeline.bucket.waited_seconds if pipeline.bucket else 0.0)
 
     def serve(self, address: str) -> None:
         host, _, port = address.rpartition(":")

@@ -4,6 +4,10 @@ A record is parsed and written (fsynced) to the spool before its source's checkp
 sink reads the spool and acks only what the engine confirmed. A crash anywhere re-sends at most
 the unacked tail, and the deterministic `event.id` (host + source identity + offset) with
 create-only writes turns those re-sends into duplicates the store ignores: exactly once.
+
+With a `rate_limit`, delivery spends tokens from a bucket (collectors.ratelimit): network sources
+keep spooling (their excess waits on disk), file and capture sources pause once `burst` events wait
+in the spool. Both are backpressure; nothing is dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collectors.checkpoints import Checkpoints
 from collectors.metrics import Metrics
 from collectors.parsers import parse_one, record
 from collectors.parsers.base import Context
+from collectors.ratelimit import TokenBucket
 from collectors.settings import CollectorConfig
 from collectors.sinks.base import Refused, Retry, backoff
 from collectors.sources.base import Emit, Record
@@ -50,20 +55,31 @@ class Pipeline:
         self.rejected_path = data / "rejected.ndjson"
         self._contexts: dict[tuple[str, str | None], Context] = {}
         self._lock = threading.Lock()
+        self.bucket = TokenBucket(self.config.rate_limit) if self.config.rate_limit else None
+        self.backlog = 0
+        """Events in the spool not yet confirmed by the sink."""
+        self._drained = threading.Condition()
+        self._throttled = self._paused_logged = False
+        self.metrics.watch_rate_limit(self)
         self._recover()
 
     def _recover(self) -> None:
         """Offsets of records already in the spool win over an older checkpoint file."""
         for frame in self.spool.unacked():
+            self.backlog += 1
             _, key, end = frame.split(b"\n", 1)[0].decode().split("\t")
             if key:
                 self.checkpoints.advance(key, int(end))
 
     # -- sources side ----------------------------------------------------------------------
     def emitter(self, name: str) -> Emit:
+        pausable = bool(getattr(self.config.sources.get(name), "pausable", False))
+
         def emit(records: list[Record]) -> None:
+            if pausable and not self._wait_for_room():
+                return  # stopping while paused: nothing durable, nothing checkpointed
             frames = [self._frame(name, r) for r in records]
-            if not self.spool.append(frames, self.stop):
+            if not self._append(frames):
                 return  # stopping while the spool is full: nothing durable, nothing checkpointed
             self.metrics.events_in.labels(name).inc(len(records))
             self.metrics.bytes_in.labels(name).inc(sum(len(r.data) for r in records))
@@ -74,6 +90,30 @@ class Pipeline:
                 self.checkpoints.save()
 
         return emit
+
+    def _append(self, frames: list[bytes]) -> bool:
+        if not self.spool.append(frames, self.stop):
+            return False
+        with self._drained:
+            self.backlog += len(frames)
+        return True
+
+    def _wait_for_room(self) -> bool:
+        """Under an EPS cap, a source that can wait does so while `burst` events are undelivered."""
+        if self.config.rate_limit is None:
+            return True
+        high = self.config.rate_limit.burst
+        with self._drained:
+            if self.backlog >= high and not self._paused_logged:
+                log.info("file sources paused by the EPS cap; backlog=%s burst=%s", self.backlog, high)
+                self._paused_logged = True
+            while self.backlog >= high:
+                if self.stop.is_set():
+                    return False
+                began = time.monotonic()
+                self._drained.wait(0.2)
+                self.metrics.paused_seconds.inc(time.monotonic() - began)
+        return True
 
     def _frame(self, name: str, rec: Record) -> bytes:
         parse = self.config.parsers[name]
@@ -109,25 +149,46 @@ class Pipeline:
             "soc_collector": self.metrics.snapshot(),
         }
         self._stamp(ev, doc_id)
-        self.spool.append([f"{doc_id}\t\t0\n".encode() + orjson.dumps(ev)], self.stop)
+        self._append([f"{doc_id}\t\t0\n".encode() + orjson.dumps(ev)])
 
     # -- sink side -------------------------------------------------------------------------
     def deliver(self) -> None:
         sink = self.config.sink.connect()
         name = self.config.sink_name
+        limit = self.config.rate_limit
+        batch_events = min(self.config.batch_events, limit.burst) if limit else self.config.batch_events
         try:
             while not self.stop.is_set():
-                batch = self.spool.read(self.config.batch_events, self.config.batch_bytes, 0.5)
+                batch = self.spool.read(batch_events, self.config.batch_bytes, 0.5)
                 if batch is None:
                     continue
                 docs = [_split(frame) for frame in batch.frames]
-                if not self._send_all(sink, name, docs):
+                if not self._spend(len(docs)) or not self._send_all(sink, name, docs):
                     self.spool.rewind()
                     return
                 self.spool.ack(batch)
+                with self._drained:
+                    self.backlog = max(0, self.backlog - len(batch.frames))
+                    if self.backlog == 0:
+                        self._throttled = self._paused_logged = False
+                    self._drained.notify_all()
                 self.metrics.spool_bytes.set(self.spool.pending_bytes)
         finally:
             sink.close()
+
+    def _spend(self, count: int) -> bool:
+        """Tokens for `count` events under the EPS cap; the first wait of a busy spell is logged."""
+        if self.bucket is None:
+            return True
+        if self.bucket.delay(count) > 0 and not self._throttled:
+            log.warning(
+                "EPS cap reached, delivering at the cap; events_per_second=%s burst=%s backlog=%s",
+                self.bucket.limit.events_per_second,
+                self.bucket.limit.burst,
+                self.backlog,
+            )
+            self._throttled = True
+        return self.bucket.take(count, self.stop)
 
     def _send_all(self, sink: Any, name: str, docs: list[tuple[str, bytes]]) -> bool:
         todo = list(range(len(docs)))

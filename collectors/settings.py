@@ -21,6 +21,7 @@ import yaml
 from collectors.multiline import Multiline
 from collectors.parsers import FORMATS
 from collectors.parsers.base import zone
+from collectors.ratelimit import RateLimit
 from collectors.sinks import SINKS
 from collectors.sinks.opensearch import OpenSearchSink
 from collectors.sinks.soc import SocSink
@@ -58,6 +59,7 @@ class CollectorConfig:
     batch_bytes: int = 8 << 20
     metrics_address: str = ""
     heartbeat_seconds: float = 60.0
+    rate_limit: RateLimit | None = None
 
 
 class ConfigError(Exception):
@@ -66,7 +68,18 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-TOP = {"data_dir", "host", "sources", "transforms", "sinks", "spool", "batch", "metrics", "heartbeat_seconds"}
+TOP = {
+    "data_dir",
+    "host",
+    "sources",
+    "transforms",
+    "sinks",
+    "spool",
+    "batch",
+    "metrics",
+    "heartbeat_seconds",
+    "rate_limit",
+}
 
 
 def load(path: Path) -> CollectorConfig:
@@ -121,6 +134,7 @@ class Loader:
         }
         if "data_dir" not in scalars:
             self.problem(root, "data_dir is required (where checkpoints and the spool live)")
+        rate_limit = self.rate_limit(top.get("rate_limit"))
         if self.problems:
             raise ConfigError(self.problems)
         sink_name, sink = next(iter(sinks.items()))
@@ -133,7 +147,38 @@ class Loader:
             extra["spool_max_bytes"] = int(spool["max_bytes"])
         if "address" in metrics:
             extra["metrics_address"] = str(metrics["address"])
+        if rate_limit is not None:
+            extra["rate_limit"] = rate_limit
         return CollectorConfig(str(scalars["data_dir"]), sources, parsers, sink_name, sink, **extra)
+
+    def rate_limit(self, entry: tuple[yaml.Node, yaml.Node] | None) -> RateLimit | None:
+        """`rate_limit: {events_per_second: 500, burst: 5000}`; burst defaults to one second's worth."""
+        if entry is None:
+            return None
+        knode, body = entry
+        if not isinstance(body, yaml.MappingNode):
+            self.problem(body, "rate_limit must be a mapping (events_per_second, burst)")
+            return None
+        before = len(self.problems)
+        values: dict[str, Any] = {}
+        for key, (k, v) in self.mapping(body, "rate_limit").items():
+            value = self.scalar(v)
+            if key == "events_per_second":
+                if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                    self.problem(v, f"rate_limit.events_per_second: must be a number above 0, not {value!r}")
+                values[key] = value
+            elif key == "burst":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    self.problem(v, f"rate_limit.burst: must be a whole number of events ≥ 1, not {value!r}")
+                values[key] = value
+            else:
+                self.problem(k, f"rate_limit: unknown option '{key}' (known: events_per_second, burst)")
+        if "events_per_second" not in values:
+            self.problem(knode, "rate_limit: 'events_per_second' is required")
+        if len(self.problems) > before:
+            return None
+        eps = float(values["events_per_second"])
+        return RateLimit(eps, int(values.get("burst", max(1, round(eps)))))
 
     def mapping(self, node: yaml.Node | None, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if node is None:

@@ -36,6 +36,7 @@ def _record(identity: str, number: int, event: dict[str, Any], checkpoint: str |
 @dataclass(frozen=True)
 class PcapSource:
     type: ClassVar[str] = "pcap"
+    pausable: ClassVar[bool] = True
     path: str
     """A pcap or pcapng file, read once to its end."""
     batch_records: int = 2000
@@ -75,6 +76,7 @@ class PcapSource:
 @dataclass(frozen=True)
 class SniffSource:
     type: ClassVar[str] = "sniff"
+    pausable: ClassVar[bool] = False
     interface: str
     """Network interface to capture on (needs CAP_NET_RAW)."""
     filter: str = ""

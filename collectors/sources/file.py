@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FileSource:
     type: ClassVar[str] = "file"
+    pausable: ClassVar[bool] = True
+    """Its data waits on disk, so under an EPS cap it stops reading rather than filling the spool."""
     paths: tuple[str, ...]
     """Glob patterns; include rotated names (`access.log*`) so a restart mid-rotation loses nothing."""
     start_at: str = "beginning"

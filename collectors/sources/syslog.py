@@ -74,6 +74,8 @@ def _bind(address: str, kind: socket.SocketKind) -> socket.socket:
 @dataclass(frozen=True)
 class SyslogUdpSource:
     type: ClassVar[str] = "syslog_udp"
+    pausable: ClassVar[bool] = False
+    """Senders cannot be asked to wait: under an EPS cap the excess spills to the spool."""
     address: str
     """Where to listen, `host:port` (`0.0.0.0:514`, `[::]:514` for IPv6)."""
     max_message_bytes: int = 64 * 1024
@@ -118,6 +120,7 @@ class SyslogUdpSource:
 @dataclass(frozen=True)
 class SyslogTcpSource:
     type: ClassVar[str] = "syslog_tcp"
+    pausable: ClassVar[bool] = False
     address: str
     """Where to listen, `host:port` (port 601 is syslog over TCP, 6514 over TLS)."""
     tls_cert_file: str = ""
