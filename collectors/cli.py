@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import orjson
 
-from collectors import settings
+from collectors import clashes, settings
 from collectors.parsers import FORMATS, parse_lines
 from collectors.settings import CollectorConfig
 from collectors.ship import ShipError, ship
@@ -42,8 +42,10 @@ TEXT = {
         "vi": "{path}: {events} sự kiện, {unparsed} dòng không hiểu (vẫn giữ, kèm error.message).",
     },
     "validate": {
-        "en": "Check a collector.yml and list every problem with its file and line.",
-        "vi": "Kiểm tra tệp collector.yml và liệt kê mọi lỗi kèm tệp và dòng.",
+        "en": "Check collector.yml files and list every problem with its file and line, including "
+        "files, ports and data directories claimed twice.",
+        "vi": "Kiểm tra các tệp collector.yml và liệt kê mọi lỗi kèm tệp và dòng, kể cả tệp, cổng và "
+        "thư mục dữ liệu bị dùng hai lần.",
     },
     "valid": {
         "en": "{path}: valid ({sources} sources, sink '{sink}').",
@@ -195,10 +197,29 @@ def pcap_command(path: str, quiet: bool) -> None:
 
 
 @main.command("validate", help=_t("validate"))
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def validate_command(config_path: Path) -> None:
-    config = _load(config_path)
-    click.echo(_t("valid", path=config_path, sources=len(config.sources), sink=config.sink_name))
+@click.option(
+    "--config",
+    "config_paths",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A collector.yml; repeat it for every collector on this server to check them against each other.",
+)
+def validate_command(config_paths: tuple[Path, ...]) -> None:
+    problems: list[str] = []
+    loaded: list[tuple[Path, CollectorConfig]] = []
+    for path in config_paths:
+        try:
+            loaded.append((path, settings.load(path)))
+        except settings.ConfigError as exc:
+            problems += exc.problems
+    problems += clashes.problems([claim for _, config in loaded for claim in config.claims])
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(_t("invalid", count=len(problems)))
+    for path, config in loaded:
+        click.echo(_t("valid", path=path, sources=len(config.sources), sink=config.sink_name))
 
 
 @main.command("run", help=_t("run"))

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 import yaml
 
+from collectors.clashes import Claim
+from collectors.clashes import problems as clashes
 from collectors.multiline import Multiline
 from collectors.parsers import FORMATS
 from collectors.parsers.base import zone
@@ -60,6 +62,8 @@ class CollectorConfig:
     metrics_address: str = ""
     heartbeat_seconds: float = 60.0
     rate_limit: RateLimit | None = None
+    claims: list[Claim] = field(default_factory=list)
+    """Files, ports and directories this collector uses, with file:line (see collectors.clashes)."""
 
 
 class ConfigError(Exception):
@@ -95,6 +99,10 @@ class Loader:
     def __init__(self, name: str) -> None:
         self.name = name
         self.problems: list[str] = []
+        self.claims: list[Claim] = []
+
+    def where(self, node: yaml.Node | None) -> str:
+        return f"{self.name}:{node.start_mark.line + 1 if node is not None else 1}"
 
     def problem(self, node: yaml.Node | None, text: str) -> None:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -135,6 +143,13 @@ class Loader:
         if "data_dir" not in scalars:
             self.problem(root, "data_dir is required (where checkpoints and the spool live)")
         rate_limit = self.rate_limit(top.get("rate_limit"))
+        if "data_dir" in scalars:
+            where = self.where(top["data_dir"][1])
+            self.claims.insert(0, Claim(f"state:{scalars['data_dir']}", "data_dir", where))
+        if "address" in metrics:
+            node = self.mapping(top["metrics"][1], "metrics")["address"][1]
+            self.claims.append(Claim(f"tcp:{metrics['address']}", "metrics.address", self.where(node)))
+        self.problems += clashes(self.claims)
         if self.problems:
             raise ConfigError(self.problems)
         sink_name, sink = next(iter(sinks.items()))
@@ -149,6 +164,7 @@ class Loader:
             extra["metrics_address"] = str(metrics["address"])
         if rate_limit is not None:
             extra["rate_limit"] = rate_limit
+        extra["claims"] = self.claims
         return CollectorConfig(str(scalars["data_dir"]), sources, parsers, sink_name, sink, **extra)
 
     def rate_limit(self, entry: tuple[yaml.Node, yaml.Node] | None) -> RateLimit | None:
@@ -211,6 +227,9 @@ class Loader:
             built = self.build(cls, f"{section}.{name}", knode, fields)
             if built is not None:
                 out[name] = built
+                detail = str(getattr(built, "filter", ""))
+                for resource in built.resources() if hasattr(built, "resources") else []:
+                    self.claims.append(Claim(resource, f"{section}.{name}", self.where(knode), detail))
         return out
 
     def build(
