@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+LANGS = ("vi", "en")
 MESSAGES: dict[str, dict[str, str]] = {
     "title": {"en": "SOC monitoring service", "vi": "Hệ thống giám sát an toàn thông tin (SOC)"},
     "status": {"en": "Status", "vi": "Trạng thái"},
@@ -82,6 +83,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Liên kết xác nhận đã hết hạn; hãy dùng liên kết trong thư mới hơn hoặc giao diện web.",
     },
 }
+
+
+def register(messages: dict[str, dict[str, str]], origin: str) -> None:
+    """Add a module's messages (e.g. one web area's). Every key needs both languages and must be
+    new, so two areas cannot silently overwrite each other's wording."""
+    problems = [f"{origin}: '{k}' is already defined" for k in messages if k in MESSAGES]
+    problems += [
+        f"{origin}: '{k}' lacks {lang}" for k, v in messages.items() for lang in LANGS if not v.get(lang)
+    ]
+    if problems:
+        raise ValueError("; ".join(problems))
+    MESSAGES.update(messages)
 
 
 def t(key: str, lang: str, **values: Any) -> str:

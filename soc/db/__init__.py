@@ -10,3 +10,4 @@ from soc.db import detection as detection
 from soc.db import dossiers as dossiers
 from soc.db import models as models
 from soc.db import notify as notify
+from soc.db import triage as triage

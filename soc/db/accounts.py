@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from soc.db import audit, passwords
@@ -178,12 +178,13 @@ def authenticate(
     """
     now = now or utcnow()
     user = get_user(session, username)
-    if user is None or not user.is_active:
-        return None
-    if user.locked_until is not None and user.locked_until > now:
+    if user is None or not user.is_active or (user.locked_until is not None and user.locked_until > now):
+        passwords.burn(password)
         return None
     if not passwords.verify(user.password_hash, password):
-        user.failed_logins += 1
+        # Counted in SQL, not read-modify-write, so parallel wrong guesses cannot undercount.
+        session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+        session.refresh(user, ["failed_logins"])
         if user.failed_logins >= MAX_FAILED_LOGINS:
             user.locked_until = now + LOCK_DURATION
             user.failed_logins = 0

@@ -74,6 +74,8 @@ class Alert(Base):
     __table_args__ = (
         Index("ix_alerts_agency_created", "agency", "created_at"),
         Index("ix_alerts_rule_created", "rule_id", "created_at"),
+        Index("ix_alerts_status_created", "status", "created_at"),
+        Index("ix_alerts_assignee", "assignee"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -97,8 +99,18 @@ class Alert(Base):
     window_end: Mapped[datetime]
     backfill: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="new")
+    """new → acknowledged → in_progress → closed; see soc.triage.states."""
     suppression_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Triage (issue 6). The first entry into each stage is kept so time-to-acknowledge and
+    # time-to-resolve come from the row itself; the full history is in alert_transitions.
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    acknowledged_at: Mapped[datetime | None]
+    in_progress_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    updated_at: Mapped[datetime | None]
 
 
 class Suppression(Base):

@@ -31,6 +31,15 @@ def verify(password_hash: str, password: str) -> bool:
         return False
 
 
+_DUMMY = _hasher.hash("not a password of anyone here")
+
+
+def burn(password: str) -> None:
+    """Spend the time a real verification takes, so an unknown username answers as slowly as a
+    wrong password and usernames cannot be told apart by timing."""
+    verify(_DUMMY, password)
+
+
 def needs_rehash(password_hash: str) -> bool:
     """True when the hash was made with weaker parameters than the current ones."""
     try:

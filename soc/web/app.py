@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, select, text
@@ -30,21 +34,38 @@ from soc.metrics import Metrics
 from soc.settings import Settings
 from soc.store import EventStore, open_store
 from soc.store.query import MatchAll
+from soc.triage.principal import Principal
+from soc.web import areas, errors
 from soc.web.ack import router as ack_router
+from soc.web.auth import identify, reader
 from soc.web.guard import require_reader
+from soc.web.limiter import LoginLimiter
+from soc.web.login import router as login_router
 
 log = logging.getLogger(__name__)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
 def create_app(settings: Settings, *, store: EventStore | None = None, db: Engine | None = None) -> FastAPI:
-    # No interactive API docs until there is a login to put them behind (issue 6).
-    app = FastAPI(title="SOC", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    # The OpenAPI document is served behind sign-in (see `openapi` below), never publicly.
+    app = FastAPI(
+        title="SOC monitoring service API",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Everything the analysts' web app does, as JSON. Authenticate with an API token "
+        "(Authorization: Bearer soc_…) or a browser session plus the X-CSRF-Token header for writes.",
+    )
     app.state.settings = settings
     app.state.store = store or open_store(settings)
     app.state.db = db or make_engine(settings.resolved_database_url)
     app.state.metrics = Metrics()
     app.state.dossiers = DossierService.from_settings(settings)
+    app.state.login_limiter = LoginLimiter()
+    errors.install(app)
+    app.middleware("http")(_security_headers)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -106,7 +127,18 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         m.ingest_seconds.observe(time.perf_counter() - began)
         return JSONResponse(outcome.as_json())
 
-    @app.get("/", response_class=HTMLResponse, dependencies=[Depends(require_reader)])
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        principal = identify(request)
+        if principal is None:
+            return RedirectResponse("/login", status_code=303)
+        return RedirectResponse(landing(principal), status_code=303)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(_: Annotated[Principal, Depends(reader())]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/status", response_class=HTMLResponse, dependencies=[Depends(require_reader)])
     def index(request: Request) -> HTMLResponse:
         lang = pick_lang(
             request.query_params.get("lang"), request.headers.get("accept-language"), settings.lang
@@ -125,7 +157,45 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         return TEMPLATES.TemplateResponse(request, "index.html", context)
 
     app.include_router(ack_router)
+    app.include_router(login_router)
+    for router in area_routers():
+        app.include_router(router)
     return app
+
+
+def landing(principal: Principal) -> str:
+    """Where a signed-in user starts: the alert list for SOC roles, dossiers for the others."""
+    if principal.can("alerts.read"):
+        return "/alerts"
+    if principal.can("dossiers.read"):
+        return "/dossiers"
+    return "/api/v1/me"
+
+
+def area_routers() -> list[APIRouter]:
+    """Every area's router (pages and API). Each area lives in soc/web/areas/<name>.py and exports
+    `router`; adding one needs no edit here."""
+    found = []
+    for module in sorted(pkgutil.iter_modules(areas.__path__), key=lambda m: m.name):
+        found.append(importlib.import_module(f"{areas.__name__}.{module.name}").router)
+    return found
+
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def _latest_alerts(session: Session, names: dict[str, str], zone: ZoneInfo) -> list[dict[str, Any]]:

@@ -155,8 +155,8 @@ def test_it_exposes_prometheus_metrics(service: Service) -> None:
 
 def test_it_shows_the_status_page_in_vietnamese_and_english(service: Service) -> None:
     service.post(ndjson(ev(1, event={"dataset": "system.auth"})))
-    vi = service.client.get("/?lang=vi").text
-    en = service.client.get("/", headers={"Accept-Language": "en-US,en;q=0.9"}).text
+    vi = service.client.get("/status?lang=vi").text
+    en = service.client.get("/status", headers={"Accept-Language": "en-US,en;q=0.9"}).text
     assert "Hệ thống giám sát an toàn thông tin" in vi
     assert "Sở A" in vi
     assert "SOC monitoring service" in en
@@ -172,13 +172,13 @@ def test_it_lists_latest_alerts_in_vietnam_time(service: Service) -> None:
                 agency="so-a", host="web01", first_at=at, last_at=at, window_start=at, window_end=at,
             )
         )  # fmt: skip
-    page = service.client.get("/?lang=vi").text
+    page = service.client.get("/status?lang=vi").text
     assert "SSH brute force" in page
     assert "27/11/2026 09:00:00 +0700" in page
     assert "Sở A" in page
 
 
-@pytest.mark.parametrize("path", ["/", "/metrics"])
+@pytest.mark.parametrize("path", ["/status", "/metrics"])
 def test_it_shows_data_pages_to_remote_readers_only_with_an_api_token(service: Service, path: str) -> None:
     remote = TestClient(service.client.app, client=("203.0.113.5", 40000))
     assert remote.get(path).status_code == 401
@@ -188,7 +188,7 @@ def test_it_shows_data_pages_to_remote_readers_only_with_an_api_token(service: S
 
 
 def test_it_does_not_trust_a_local_connection_that_came_through_a_proxy(service: Service) -> None:
-    assert service.client.get("/", headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 401
+    assert service.client.get("/status", headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 401
     assert service.client.get("/api/docs").status_code == 404
 
 
