@@ -159,6 +159,15 @@ ERRORS: dict[str, dict[str, str]] = {
         "en": "{user} may not upload a '{kind}' document",
         "vi": "{user} không được tải lên tài liệu loại '{kind}'",
     },
+    "incident_not_found": {"en": "incident {id} not found", "vi": "không tìm thấy sự cố {id}"},
+    "no_approved_dossier": {
+        "en": "agency {agency} has no approved dossier to re-determine",
+        "vi": "cơ quan {agency} không có hồ sơ đã phê duyệt nào để xác định lại cấp độ",
+    },
+    "not_incident_agency": {
+        "en": "dossier {id} is not a dossier of the incident's agency",
+        "vi": "hồ sơ {id} không thuộc cơ quan có sự cố",
+    },
     "upload_closed": {
         "en": "documents cannot be changed in state '{state}'",
         "vi": "không thể thay đổi tài liệu ở trạng thái '{state}'",

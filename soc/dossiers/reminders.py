@@ -28,9 +28,12 @@ SUBJECT = {
     ("escalation", "vi"): "[SOC] QUÁ HẠN: hồ sơ {id} \u2013 {deadline} hết hạn ngày {due}",
 }
 BODY = {
-    "en": "{title} ({agency}), level L{level}, state: {state}.\n{deadline}: last day {due}.\n",
-    "vi": "{title} ({agency}), cấp độ L{level}, trạng thái: {state}.\n{deadline}: hạn cuối {due}.\n",
+    "en": "{title} ({agency}), level L{level}, state: {state}.\n{deadline}: last day {due}.\n"
+    "Open the dossier: {link}\n",
+    "vi": "{title} ({agency}), cấp độ L{level}, trạng thái: {state}.\n{deadline}: hạn cuối {due}.\n"
+    "Mở hồ sơ: {link}\n",
 }
+LINK_TEXT = {"en": "Open the dossier", "vi": "Mở hồ sơ"}
 
 
 def enqueue_due(session: Session, service: DossierService, now: datetime) -> list[Reminder]:
@@ -53,12 +56,14 @@ def _message(service: DossierService, dossier: Dossier, reminder: Reminder, user
     lang = user.locale if user.locale in ("en", "vi") else "vi"
     playbook = service.playbook_of(dossier)
     deadline = next(d for d in playbook.deadlines if d.name == reminder.deadline)
+    url = service.link(dossier.id)
     values = {
         "id": dossier.id, "deadline": deadline.title.get(lang), "due": reminder.due_on.strftime("%d/%m/%Y"),
         "title": dossier.title, "agency": dossier.agency.name, "level": dossier.level,
-        "state": playbook.states[dossier.state].title.get(lang),
+        "state": playbook.states[dossier.state].title.get(lang), "link": url,
     }  # fmt: skip
     text = BODY[lang].format(**values)
+    lines = html.escape(text.rpartition(LINK_TEXT[lang])[0]).replace("\n", "<br>")
     key = f"{dossier.id}.{reminder.deadline}.{reminder.anchor_at:%Y%m%d%H%M%S}"
     key += f".{reminder.kind}.{reminder.days_before}"
     return Outgoing(
@@ -66,5 +71,5 @@ def _message(service: DossierService, dossier: Dossier, reminder: Reminder, user
         subject=SUBJECT[(reminder.kind, lang)].format(**values),
         message_id=f"<dossier.{key}.{user.id}@soc>",
         text=text,
-        html="<p>" + html.escape(text).replace("\n", "<br>") + "</p>",
+        html=f'<p>{lines}<a href="{html.escape(url, quote=True)}">{LINK_TEXT[lang]}</a></p>',
     )

@@ -36,6 +36,8 @@ class DossierService:
     upload_dir: Path
     max_upload_bytes: int
     regime: str = ""
+    base_url: str = ""
+    """Public URL of the service, for links in e-mails (`{base_url}/dossiers/{id}`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DossierService:
@@ -47,6 +49,7 @@ class DossierService:
             upload_dir=settings.data_dir / "dossiers",
             max_upload_bytes=settings.dossier_upload_max_bytes,
             regime=settings.dossier_regime,
+            base_url=(settings.base_url or f"http://{settings.host}:{settings.port}").rstrip("/"),
         )
 
     def directory(self, session: Session) -> Directory:
@@ -57,6 +60,10 @@ class DossierService:
 
     def playbook_of(self, dossier: Dossier) -> Playbook:
         return self.library.get(dossier.playbook_id)
+
+    def link(self, dossier_id: int) -> str:
+        """The dossier's page in the web app (absolute when a base URL is known)."""
+        return f"{self.base_url}/dossiers/{dossier_id}"
 
     # Information systems -------------------------------------------------------------------
 
