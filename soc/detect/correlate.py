@@ -1,17 +1,22 @@
 """Correlation rules as store aggregations plus sliding windows over `@timestamp`.
 
-For one ingest window: `group_counts` finds the groups with at least one new matching event
-(ingested in the window); for each such group the matching events of the last `lookback` are read
-back with `search` (so state is rebuilt from the store, never kept in memory), sorted by
-`@timestamp`, and a window of `timespan` slides over them. A group fires when some position of
-that window holds a new event and satisfies the condition; the finding carries the events of the
-fullest such window. Only store calls every backend answers identically are used, so SQLite,
-OpenSearch and Elasticsearch raise the same findings.
+Groups are always per agency: `organization.id` is the first part of every group key, so events of
+two agencies never add up to one alert (and each agency's alert has its own id).
+
+For one ingest window, the history of each referenced rule (its matching events of the last
+`lookback`, so state is rebuilt from the store, never kept in memory) is read once and split by
+group key on our side; a group is evaluated when it holds a new event (ingested in the window).
+On the engines the read is narrowed first: one aggregation over the window names the groups with
+new events, and the history read asks only for their values. A window of `timespan` then slides
+over each group's events sorted by `@timestamp`; a group fires when some position of that window
+holds a new event and satisfies the condition, with the events of the fullest such window.
+Only store calls every backend answers identically are used, so SQLite, OpenSearch and
+Elasticsearch raise the same findings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -19,8 +24,13 @@ from typing import Any
 from soc import ecs
 from soc.detect.model import Correlation, Finding, Rule, event_time
 from soc.store.base import Agencies, EventStore, Hit, Window, scan
-from soc.store.query import And, Query, Term, indexed_values, matches
-from soc.store.sqlite import group_key
+from soc.store.query import And, Or, Query, Term, group_key, indexed_values, matches
+
+FILTER_CHUNK = 500
+"""Group values per history read on an engine (a bool query allows 1,024 clauses by default)."""
+
+EXACT = ("keyword", "ip", "long", "boolean")
+"""Field types whose bucket keys are the indexed values themselves (split on our side)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +42,67 @@ class _Event:
     new: bool
 
 
+class Histories:
+    """History reads shared by the correlations of one cycle (two correlations over the same rule
+    and group values read it once). A batch pass may hand over reads it already made."""
+
+    def __init__(self, store: EventStore, agencies: Agencies) -> None:
+        self.store, self.agencies = store, agencies
+        self._reads: dict[tuple[Any, ...], list[Hit]] = {}
+
+    def put(self, rule: Rule, history: Window, hits: list[Hit]) -> None:
+        self._reads[(rule.id, history, None)] = hits
+
+    def read(self, rule: Rule, history: Window, narrow: tuple[str, frozenset[Any]] | None) -> list[Hit]:
+        """Hits of `rule` in `history`; with `narrow` (field, values) at least those having one of
+        the values (a store may return more: the split verifies every event)."""
+        for key in ((rule.id, history, None), (rule.id, history, narrow)):
+            if key in self._reads:
+                return self._reads[key]
+        assert rule.query is not None
+        queries: list[Query] = [rule.query]
+        if narrow is not None:
+            field, values = narrow
+            ordered = sorted(values, key=repr)
+            queries = [
+                And(
+                    (rule.query, Or(tuple(Term(field, v, cased=True) for v in ordered[i : i + FILTER_CHUNK])))
+                )
+                for i in range(0, len(ordered), FILTER_CHUNK)
+            ]
+        seen: dict[str, Hit] = {}
+        for query in queries:
+            for hit in scan(
+                self.store, query, agencies=self.agencies, window=history, datasets=rule.datasets
+            ):
+                seen.setdefault(hit.id, hit)
+        hits = sorted(seen.values(), key=lambda h: h.cursor)
+        self._reads[(rule.id, history, narrow)] = hits
+        return hits
+
+
+def history_window(corr: Correlation, window: Window) -> Window:
+    return Window(window.start - corr.lookback, window.end)
+
+
+def group_fields(corr: Correlation, rule_id: str) -> tuple[str, ...]:
+    """The fields of the group key for one referenced rule: the agency, then the group-by fields."""
+    return (ecs.AGENCY, *corr.fields_of(rule_id))
+
+
+def splits_locally(corr: Correlation) -> bool:
+    """Can the history be split by group on our side (exactly as term queries per group would)?"""
+    return all(ecs.field_type(f) in EXACT for rule_id in corr.rules for f in group_fields(corr, rule_id))
+
+
 def evaluate(
-    store: EventStore, rule: Rule, window: Window, *, rules: Mapping[str, Rule], agencies: Agencies
+    store: EventStore,
+    rule: Rule,
+    window: Window,
+    *,
+    rules: Mapping[str, Rule],
+    agencies: Agencies,
+    histories: Histories | None = None,
 ) -> Iterator[Finding]:
     corr = rule.correlation
     assert corr is not None
@@ -41,24 +110,64 @@ def evaluate(
     if missing:
         raise KeyError(f"correlation {rule.id} references rules that are not loaded: {missing}")
     base = [rules[r] for r in corr.rules]
-    keys = sorted(_new_groups(store, corr, base, window, agencies), key=repr)
-    by_key = _events_by_key(store, corr, base, window, agencies) if _bulk(store, corr, base) else None
-    for key in keys:
-        if by_key is None:
-            events = _events(store, corr, base, key, window, agencies)
-        else:
-            events = sorted(by_key.get(key, ()), key=lambda e: (e.at_ms, e.hit.cursor, e.rule))
+    if splits_locally(corr):
+        by_key = _split(corr, base, window, histories or Histories(store, agencies))
+        groups = [(k, by_key[k]) for k in sorted(by_key, key=repr) if any(e.new for e in by_key[k])]
+    else:
+        keys = sorted(_new_groups(store, corr, base, window, agencies), key=repr)
+        groups = [(k, _events(store, corr, base, k, window, agencies)) for k in keys]
+    names = (ecs.AGENCY, *corr.group_by)
+    for key, events in groups:
         span = best_span(corr, events)
         if span is not None:
             hits = _unique(e.hit for e in span)
             yield Finding(
                 rule=rule,
-                group=tuple(zip(corr.group_by, key, strict=True)),
+                group=tuple(zip(names, key, strict=True)),
                 hits=hits,
                 count=len(hits),
                 first_at=event_time(span[0].hit),
                 last_at=event_time(span[-1].hit),
             )
+
+
+def _split(
+    corr: Correlation, base: Sequence[Rule], window: Window, histories: Histories
+) -> dict[tuple[Any, ...], list[_Event]]:
+    """Every referenced rule's history, split by group key, each group's events in time order."""
+    store = histories.store
+    narrow: tuple[str, frozenset[Any]] | None = None
+    if store.backend != "sqlite":
+        # SQLite scans every row anyway; an engine answers a term filter from its index.
+        new = _new_groups(store, corr, base, window, histories.agencies)
+        if not new:
+            return {}
+        position = 1 if corr.group_by else 0
+        named = {group_fields(corr, r.id)[position] for r in base}
+        if len(named) == 1:
+            narrow = (named.pop(), frozenset(k[position] for k in new))
+    history = history_window(corr, window)
+    start_ms, end_ms = ecs.to_millis(window.start), ecs.to_millis(window.end)
+    out: dict[tuple[Any, ...], list[_Event]] = {}
+    for position, rule in enumerate(base):
+        fields = group_fields(corr, rule.id)
+        for hit in histories.read(rule, history, narrow):
+            event: _Event | None = None
+            for key in _keys(hit, fields):
+                if event is None:
+                    at = ecs.to_millis(event_time(hit))
+                    event = _Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms)
+                out.setdefault(key, []).append(event)
+    for events in out.values():
+        events.sort(key=lambda e: (e.at_ms, e.hit.cursor, e.rule))
+    return out
+
+
+def _keys(hit: Hit, fields: Sequence[str]) -> Iterable[tuple[Any, ...]]:
+    per_field = [{group_key(v) for v in indexed_values(hit.source, f)} for f in fields]
+    for key in set(product(*per_field)):
+        if all(matches(hit.source, Term(f, v, cased=True)) for f, v in zip(fields, key, strict=True)):
+            yield key
 
 
 def _new_groups(
@@ -67,13 +176,8 @@ def _new_groups(
     keys: set[tuple[Any, ...]] = set()
     for rule in base:
         assert rule.query is not None
-        fields = corr.fields_of(rule.id)
-        if not fields:
-            if store.count(rule.query, agencies=agencies, window=window, datasets=rule.datasets):
-                keys.add(())
-            continue
         counts = store.group_counts(
-            rule.query, fields, agencies=agencies, window=window, datasets=rule.datasets
+            rule.query, group_fields(corr, rule.id), agencies=agencies, window=window, datasets=rule.datasets
         )
         keys.update(counts)
     return keys
@@ -87,55 +191,19 @@ def _events(
     window: Window,
     agencies: Agencies,
 ) -> list[_Event]:
-    history = Window(window.start - corr.lookback, window.end)
+    """One group's history, read with term queries on its key (group fields of other types)."""
+    history = history_window(corr, window)
     start_ms, end_ms = ecs.to_millis(window.start), ecs.to_millis(window.end)
     out: list[_Event] = []
     for position, rule in enumerate(base):
         assert rule.query is not None
         # Bucket keys are exact values: match them exactly, not case-insensitively.
-        terms: list[Query] = [
-            Term(f, v, cased=True) for f, v in zip(corr.fields_of(rule.id), key, strict=True)
-        ]
-        query = And((rule.query, *terms)) if terms else rule.query
+        terms = [Term(f, v, cased=True) for f, v in zip(group_fields(corr, rule.id), key, strict=True)]
+        query = And((rule.query, *terms))
         for hit in scan(store, query, agencies=agencies, window=history, datasets=rule.datasets):
             at = ecs.to_millis(event_time(hit))
             out.append(_Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms))
     out.sort(key=lambda e: (e.at_ms, e.hit.cursor, e.rule))
-    return out
-
-
-def _bulk(store: EventStore, corr: Correlation, base: Sequence[Rule]) -> bool:
-    """Read the history once and split it by group, instead of one read per group?
-
-    On SQLite a read per group decodes the whole history again (quadratic in the number of
-    groups); the engines answer the per-group term queries from their index. Only for group
-    fields whose bucket keys are the indexed values themselves, so both ways find the same events.
-    """
-    exact = ("keyword", "ip", "long", "boolean")
-    return store.backend == "sqlite" and all(
-        ecs.field_type(f) in exact for rule in base for f in corr.fields_of(rule.id)
-    )
-
-
-def _events_by_key(
-    store: EventStore, corr: Correlation, base: Sequence[Rule], window: Window, agencies: Agencies
-) -> dict[tuple[Any, ...], list[_Event]]:
-    """What `_events` returns for every group at once, each event verified with the group's terms."""
-    history = Window(window.start - corr.lookback, window.end)
-    start_ms, end_ms = ecs.to_millis(window.start), ecs.to_millis(window.end)
-    out: dict[tuple[Any, ...], list[_Event]] = {}
-    for position, rule in enumerate(base):
-        assert rule.query is not None
-        fields = corr.fields_of(rule.id)
-        for hit in scan(store, rule.query, agencies=agencies, window=history, datasets=rule.datasets):
-            per_field = [{group_key(v) for v in indexed_values(hit.source, f)} for f in fields]
-            for key in set(product(*per_field)):
-                terms = [Term(f, v, cased=True) for f, v in zip(fields, key, strict=True)]
-                if all(matches(hit.source, t) for t in terms):
-                    at = ecs.to_millis(event_time(hit))
-                    out.setdefault(key, []).append(
-                        _Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms)
-                    )
     return out
 
 

@@ -7,13 +7,13 @@ A correlation rule is handed to `soc.detect.correlate`. A rule that only feeds c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 from soc.detect import correlate
 from soc.detect.model import Finding, Rule, event_time
 from soc.errors import QueryError
 from soc.store.base import Agencies, EventStore, Hit, Window, scan
-from soc.store.query import check
+from soc.store.query import Query, check
 
 PAGE_SIZE = 1000
 
@@ -56,32 +56,70 @@ def evaluate_many(
 ) -> Iterator[tuple[Rule, list[Finding]]]:
     """Each rule of `selected` with its findings, in order: what `evaluate` gives rule by rule.
 
-    On a store with `search_many` (SQLite) every single-event rule is answered from one pass over
-    the window, each event decoded once and routed to the rules of its dataset; correlations and
-    every rule on the engines go through `evaluate`, which each engine answers with its own index.
+    The single-event rules are answered in one batch by `search_many` (SQLite: one
+    pass over the window, each event decoded once and routed to the rules of its dataset; the
+    engines: multi-search requests). On SQLite the same pass also reads the history of every rule
+    a correlation references, and correlations over the same rule share one history read.
     """
     batch = [r for r in selected if _single(r, rules)]
-    many = getattr(store, "search_many", None)
+    requests: list[tuple[Query, Collection[str] | None, Window]] = [
+        (r.query, r.datasets, window) for r in batch if r.query is not None
+    ]
+    histories = correlate.Histories(store, agencies)
+    reads: list[tuple[Rule, Window]] = []
+    if store.backend == "sqlite":
+        reads = _history_reads([r for r in selected if r.correlation is not None], window, rules)
+        requests += [(r.query, r.datasets, w) for r, w in reads if r.query is not None]
     found: dict[int, list[Hit]] = {}
-    if many is not None and batch:
-        queries = [(r.query, r.datasets) for r in batch]
-        found = {
-            id(r): hits
-            for r, hits in zip(batch, many(queries, agencies=agencies, window=window), strict=True)
-        }
+    if requests:
+        answers = store.search_many(requests, agencies=agencies)
+        found = {id(r): hits for r, hits in zip(batch, answers, strict=False)}
+        for (r, w), hits in zip(reads, answers[len(batch) :], strict=True):
+            histories.put(r, w, hits)
     for rule in selected:
         if id(rule) in found:
             yield rule, [_finding(rule, hit) for hit in found[id(rule)]]
+        elif rule.correlation is not None:
+            yield (
+                rule,
+                list(
+                    correlate.evaluate(
+                        store, rule, window, rules=rules, agencies=agencies, histories=histories
+                    )
+                ),
+            )
         else:
             yield rule, list(evaluate(store, rule, window, rules=rules, agencies=agencies))
+
+
+def _history_reads(
+    correlations: Sequence[Rule], window: Window, rules: Mapping[str, Rule]
+) -> list[tuple[Rule, Window]]:
+    """The (referenced rule, history window) reads the correlations split locally will make."""
+    out: dict[tuple[str, Window], tuple[Rule, Window]] = {}
+    for rule in correlations:
+        corr = rule.correlation
+        assert corr is not None
+        if not correlate.splits_locally(corr) or any(r not in rules for r in corr.rules):
+            continue
+        history = correlate.history_window(corr, window)
+        for ref in corr.rules:
+            base = rules[ref]
+            if base.query is not None and _checks(base.query):
+                out.setdefault((ref, history), (base, history))
+    return list(out.values())
 
 
 def _single(rule: Rule, rules: Mapping[str, Rule]) -> bool:
     """A single-event rule whose query every backend accepts (others fail in `evaluate`, in order)."""
     if rule.correlation is not None or rule.query is None or only_feeds_correlations(rule, rules):
         return False
+    return _checks(rule.query)
+
+
+def _checks(query: Query) -> bool:
     try:
-        check(rule.query)
+        check(query)
     except QueryError:
         return False
     return True

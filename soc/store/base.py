@@ -85,6 +85,12 @@ class EventStore(Protocol):
     ) -> Page:
         """One page of matching events in (event.ingested, event.hash) order."""
 
+    def search_many(
+        self, requests: Sequence[tuple[Query, Collection[str] | None, Window]], *, agencies: Agencies
+    ) -> list[list[Hit]]:
+        """Every hit of each (query, datasets, window), each list in `search` order, never
+        truncated: what `scan` gives per request, answered as one batch (a detection cycle)."""
+
     def count(
         self,
         query: Query,

@@ -22,6 +22,10 @@ class Engine(Protocol):
     def put_template(self, name: str, template: dict[str, Any]) -> None: ...
     def bulk(self, ndjson: bytes) -> dict[str, Any]: ...
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    def msearch(self, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One response per body (a failed one holds `error`), in order."""
+        ...
+
     def count(self, index: str, query: dict[str, Any]) -> int: ...
     def index(self, index: str, doc: dict[str, Any]) -> None: ...
     def indices(self, pattern: str) -> list[str]: ...
@@ -58,6 +62,10 @@ class OpenSearchEngine:
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.client.search(index=index, body=body))
+
+    def msearch(self, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        lines = [line for body in bodies for line in ({"index": index}, body)]
+        return list(self.client.msearch(body=lines)["responses"])
 
     def count(self, index: str, query: dict[str, Any]) -> int:
         return int(self.client.count(index=index, body={"query": query})["count"])
@@ -109,6 +117,10 @@ class ElasticsearchEngine:
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.client.search(index=index, **body))
+
+    def msearch(self, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        lines = [line for body in bodies for line in ({"index": index}, body)]
+        return list(self.client.msearch(searches=lines)["responses"])
 
     def count(self, index: str, query: dict[str, Any]) -> int:
         return int(self.client.count(index=index, query=query)["count"])

@@ -187,6 +187,11 @@ def indexed_values(doc: Mapping[str, Any], field: str) -> list[Any]:
     return out
 
 
+def group_key(value: Any) -> Any:
+    """Bucket keys as the engines return them: IPs as text, numbers and dates as integers."""
+    return str(value) if not isinstance(value, str | int | bool) else value
+
+
 def keyword(raw: Any) -> str:
     """How a search engine's keyword field renders a JSON scalar."""
     if isinstance(raw, bool):

@@ -26,6 +26,9 @@ CHUNK_DOCS = 5000
 CHUNK_BYTES = 8 * 1024 * 1024
 RETRIES = 5  # for documents the engine pushed back with 429 (queue full)
 SORT = [{ecs.INGESTED: "asc"}, {ecs.HASH: "asc"}]
+PAGE = 1000
+MSEARCH_BATCH = 50
+"""Queries per multi-search request: big enough to save round trips, small enough for the queue."""
 
 
 class SearchStore:
@@ -146,20 +149,39 @@ class SearchStore:
         size: int = 1000,
         after: Cursor | None = None,
     ) -> Page:
-        body: dict[str, Any] = {
-            "query": dsl.scoped(query, agencies, window, datasets),
-            "sort": SORT,
-            "size": size + 1,  # one more than asked tells whether another page exists
-            "track_total_hits": False,
-        }
-        if after is not None:
-            body["search_after"] = list(after)
-        raw = self._call(self.engine.search, self.events, body)["hits"]["hits"]
-        hits = [
-            Hit(h["_id"], h["_index"], h["_source"], (int(h["sort"][0]), str(h["sort"][1])))
-            for h in raw[:size]
-        ]
-        return Page(hits, hits[-1].cursor if len(raw) > size else None)
+        body = _page_body(query, agencies, window, datasets, size, after)
+        return _page(self._call(self.engine.search, self.events, body), size)
+
+    def search_many(
+        self,
+        requests: Sequence[tuple[Query, Collection[str] | None, Window]],
+        *,
+        agencies: Agencies,
+    ) -> list[list[Hit]]:
+        """Every hit of each (query, datasets, window), in `search` order: the pages of many
+        queries fetched together with multi-search (a detection cycle's batch path), each query
+        paged with search_after until its last page."""
+        out: list[list[Hit]] = [[] for _ in requests]
+        pending: dict[int, Cursor | None] = dict.fromkeys(range(len(requests)))
+        while pending:
+            todo = list(pending.items())
+            for start in range(0, len(todo), MSEARCH_BATCH):
+                part = todo[start : start + MSEARCH_BATCH]
+                bodies = [
+                    _page_body(requests[i][0], agencies, requests[i][2], requests[i][1], PAGE, after)
+                    for i, after in part
+                ]
+                responses = self._call(self.engine.msearch, self.events, bodies)
+                for (i, _), response in zip(part, responses, strict=True):
+                    if "error" in response:
+                        raise StoreError(f"{self.backend}: search failed: {_reason(response['error'])}")
+                    page = _page(response, PAGE)
+                    out[i].extend(page.hits)
+                    if page.next is None:
+                        del pending[i]
+                    else:
+                        pending[i] = page.next
+        return out
 
     def count(
         self,
@@ -245,6 +267,33 @@ class SearchStore:
             raise
         except Exception as exc:
             raise StoreError(f"{self.backend}: {fn.__name__} failed: {_short(exc)}") from exc
+
+
+def _page_body(
+    query: Query,
+    agencies: Agencies,
+    window: Window | None,
+    datasets: Collection[str] | None,
+    size: int,
+    after: Cursor | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "query": dsl.scoped(query, agencies, window, datasets),
+        "sort": SORT,
+        "size": size + 1,  # one more than asked tells whether another page exists
+        "track_total_hits": False,
+    }
+    if after is not None:
+        body["search_after"] = list(after)
+    return body
+
+
+def _page(response: Mapping[str, Any], size: int) -> Page:
+    raw = response["hits"]["hits"]
+    hits = [
+        Hit(h["_id"], h["_index"], h["_source"], (int(h["sort"][0]), str(h["sort"][1]))) for h in raw[:size]
+    ]
+    return Page(hits, hits[-1].cursor if len(raw) > size else None)
 
 
 def _reason(error: Any) -> str:

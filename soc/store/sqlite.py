@@ -7,6 +7,7 @@ Elasticsearch's keyword fields. Meant for one host, demos and tests, not for a c
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ from soc.store.query import (
     Term,
     Wildcard,
     check,
+    group_key,
     indexed_values,
     keyword,
 )  # fmt: skip
@@ -197,37 +199,56 @@ class SqliteStore:
 
     def search_many(
         self,
-        queries: Sequence[tuple[Query, Collection[str] | None]],
+        requests: Sequence[tuple[Query, Collection[str] | None, Window]],
         *,
         agencies: Agencies,
-        window: Window,
     ) -> list[list[Hit]]:
-        """Every hit of each (query, datasets) in `window`, in `search` order, from ONE pass over the
-        rows: each row is decoded once and tried only against the queries of its dataset.
+        """Every hit of each (query, datasets, window), in `search` order, from ONE pass over the
+        rows: each row is decoded once and tried only against the requests of its dataset whose
+        window holds it. Requests may have different windows (a correlation's history reaches
+        further back than the cycle's window); the pass is cut where the windows start and end,
+        so a row outside every window of its dataset is never decoded.
 
-        SQLite only (a detection cycle's batch path); the engines answer each query themselves.
+        SQLite's batch path for a detection cycle; `SearchStore.search_many` is the engines' one.
         """
-        for query, _ in queries:
+        for query, _, _ in requests:
             check(query)
-        fns = [compiled(q) for q, _ in queries]
-        sets = [None if d is None else frozenset(d) for _, d in queries]
-        union = None if any(d is None for d in sets) else set().union(*sets)  # type: ignore[arg-type]
-        routes: dict[str | None, list[int]] = {}
-        out: list[list[Hit]] = [[] for _ in queries]
-        for row_id, ingested, slug, day, dataset, doc in self._rows(agencies, window, union, None):
-            route = routes.get(dataset)
-            if route is None:
-                route = routes[dataset] = [
-                    i for i, d in enumerate(sets) if d is None or (dataset is not None and dataset in d)
-                ]
-            memo: dict[Any, Any] = {}
-            hit: Hit | None = None
-            for i in route:
-                if fns[i](doc, memo):
-                    hit = hit or Hit(
-                        row_id, prepare.index_name(self.prefix, slug, day), doc, (ingested, row_id)
-                    )
-                    out[i].append(hit)
+        fns = [compiled(q) for q, _, _ in requests]
+        sets = [None if d is None else frozenset(d) for _, d, _ in requests]
+        spans = [(ecs.to_millis(w.start), ecs.to_millis(w.end)) for _, _, w in requests]
+        # The store's own fields are put back on hits only, unless a query reads them.
+        full = any(_reads_store_fields(q) for q, _, _ in requests)
+        out: list[list[Hit]] = [[] for _ in requests]
+        cuts = sorted({ms for span in spans for ms in span})
+        for lo, hi in itertools.pairwise(cuts):
+            active = [i for i, (a, b) in enumerate(spans) if a <= lo and hi <= b]
+            if not active:
+                continue
+            wanted = [sets[i] for i in active]
+            union = None if any(d is None for d in wanted) else frozenset().union(*wanted)  # type: ignore[arg-type]
+            routes: dict[str | None, list[int]] = {}
+            for row_id, ingested, slug, day, dataset, blob in self._raw_rows(agencies, (lo, hi), union, None):
+                route = routes.get(dataset)
+                if route is None:
+                    route = routes[dataset] = [
+                        i
+                        for i in active
+                        if sets[i] is None or (dataset is not None and dataset in sets[i])  # type: ignore[operator]
+                    ]
+                if not route:
+                    continue
+                doc = _load(row_id, ingested, blob) if full else orjson.loads(blob)
+                memo: dict[Any, Any] = {}
+                hit: Hit | None = None
+                for i in route:
+                    if fns[i](doc, memo):
+                        if hit is None:
+                            if not full:
+                                _stamp(doc, row_id, ingested)
+                            hit = Hit(
+                                row_id, prepare.index_name(self.prefix, slug, day), doc, (ingested, row_id)
+                            )
+                        out[i].append(hit)
         return out
 
     def delete_before(self, dataset: str, before: date) -> int:
@@ -272,13 +293,25 @@ class SqliteStore:
         datasets: Collection[str] | None,
         after: Cursor | None,
     ) -> Iterator[tuple[str, int, str, str, str | None, dict[str, Any]]]:
+        span = None if window is None else (ecs.to_millis(window.start), ecs.to_millis(window.end))
+        for row_id, ingested, slug, day, dataset, blob in self._raw_rows(agencies, span, datasets, after):
+            yield row_id, ingested, slug, day, dataset, _load(row_id, ingested, blob)
+
+    def _raw_rows(
+        self,
+        agencies: Agencies,
+        span: tuple[int, int] | None,
+        datasets: Collection[str] | None,
+        after: Cursor | None,
+    ) -> Iterator[tuple[str, int, str, str, str | None, bytes]]:
+        """Rows in (ingested, id) order with the stored document still encoded."""
         if (agencies is not None and not agencies) or (datasets is not None and not datasets):
             return
         where: list[str] = []
         params: list[Any] = []
-        if window is not None:
+        if span is not None:
             where.append("ingested >= ? AND ingested < ?")
-            params += [ecs.to_millis(window.start), ecs.to_millis(window.end)]
+            params += list(span)
         if after is not None:
             where.append("(ingested > ? OR (ingested = ? AND id > ?))")
             params += [after[0], after[0], after[1]]
@@ -301,22 +334,35 @@ class SqliteStore:
                 chunk = cur.fetchmany(2000)
             if not chunk:
                 return
-            for row_id, ingested, slug, day, dataset, blob in chunk:
-                yield row_id, ingested, slug, day, dataset, _load(row_id, ingested, blob)
+            yield from chunk
 
 
 def _load(row_id: str, ingested_ms: int, blob: bytes) -> dict[str, Any]:
     """The stored document with the store's own fields put back (they are not in the hashed body)."""
     doc: dict[str, Any] = orjson.loads(blob)
-    event = doc["event"]
-    event["hash"] = row_id
-    event["ingested"] = ecs.format_time(datetime.fromtimestamp(ingested_ms / 1000, UTC))
+    _stamp(doc, row_id, ingested_ms)
     return doc
 
 
-def group_key(value: Any) -> Any:
-    """Bucket keys as the engines return them: IPs as text, numbers and dates as integers."""
-    return str(value) if not isinstance(value, str | int | bool) else value
+def _stamp(doc: dict[str, Any], row_id: str, ingested_ms: int) -> None:
+    event = doc["event"]
+    event["hash"] = row_id
+    event["ingested"] = ecs.format_time(datetime.fromtimestamp(ingested_ms / 1000, UTC))
+
+
+def _reads_store_fields(query: Query) -> bool:
+    """Does the query look at event.hash or event.ingested (which `_load` puts back)?"""
+    match query:
+        case And(items) | Or(items):
+            return any(_reads_store_fields(q) for q in items)
+        case Not(item):
+            return _reads_store_fields(item)
+        case MatchAll():
+            return False
+    field = query.field
+    return field in (ecs.HASH, ecs.INGESTED) or any(
+        f.startswith(field + ".") or field.startswith(f + ".") for f in (ecs.HASH, ecs.INGESTED)
+    )
 
 
 def _dump_original(original: Any) -> str:

@@ -155,7 +155,7 @@ def test_it_counts_distinct_values_per_group(store: EventStore, tmp_path: Path) 
     store.write([ssh(i, "failure", "10.0.0.2", "root") for i in range(9)], agency="a", now=T0)
     store.refresh()
     [finding] = run(store, all_rules["5f0c6a52-0000-4000-8000-000000000004"], all_rules, WINDOW)
-    assert finding.group == (("source.ip", "10.0.0.1"),)
+    assert finding.group == (("organization.id", "a"), ("source.ip", "10.0.0.1"))
     assert finding.count == 4
 
 
@@ -165,5 +165,27 @@ def test_it_requires_temporal_order(store: EventStore, tmp_path: Path) -> None:
     store.write([ssh(30, "failure", "10.0.0.2"), ssh(0, "success", "10.0.0.2")], agency="a", now=T0)
     store.refresh()
     found = run(store, all_rules["5f0c6a52-0000-4000-8000-000000000005"], all_rules, WINDOW)
-    assert [f.group for f in found] == [(("source.ip", "10.0.0.1"),)]
+    assert [f.group for f in found] == [(("organization.id", "a"), ("source.ip", "10.0.0.1"))]
     assert found[0].last_at - found[0].first_at == timedelta(seconds=30)
+
+
+def test_it_never_combines_two_agencies_into_one_correlation(store: EventStore, tmp_path: Path) -> None:
+    all_rules = rules(tmp_path, FAILED, BRUTE)
+    brute = all_rules["5f0c6a52-0000-4000-8000-000000000003"]
+    store.write([ssh(s, "failure", "10.0.0.1") for s in (0, 10)], agency="a", now=T0)
+    store.write([ssh(s, "failure", "10.0.0.1") for s in (20, 30)], agency="b", now=T0)
+    store.refresh()
+    assert run(store, brute, all_rules, WINDOW) == []
+
+
+def test_it_alerts_each_agency_on_its_own_events(store: EventStore, tmp_path: Path) -> None:
+    all_rules = rules(tmp_path, FAILED, BRUTE)
+    brute = all_rules["5f0c6a52-0000-4000-8000-000000000003"]
+    store.write([ssh(s, "failure", "10.0.0.1") for s in (0, 10, 20)], agency="a", now=T0)
+    store.write([ssh(s, "failure", "10.0.0.1") for s in (5, 15, 25, 35)], agency="b", now=T0)
+    store.refresh()
+    found = run(store, brute, all_rules, WINDOW)
+    assert [(dict(f.group)["organization.id"], f.count) for f in found] == [("a", 3), ("b", 4)]
+    assert all(
+        {h.source["organization"]["id"] for h in f.hits} == {dict(f.group)["organization.id"]} for f in found
+    )

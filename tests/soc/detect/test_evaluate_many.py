@@ -103,7 +103,7 @@ def test_it_splits_correlation_history_by_group_like_one_read_per_group(
     everything = {r.id: r for r in rules}
     correlations = [r for r in rules if r.correlation is not None]
     bulk = [f for r in correlations for f in evaluate(store, r, WINDOW, rules=everything)]
-    monkeypatch.setattr(correlate, "_bulk", lambda *_: False)
+    monkeypatch.setattr(correlate, "splits_locally", lambda *_: False)
     per_group = [f for r in correlations for f in evaluate(store, r, WINDOW, rules=everything)]
     assert bulk
     assert _digest(bulk) == _digest(per_group)

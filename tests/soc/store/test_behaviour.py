@@ -241,6 +241,27 @@ def test_it_rejects_bad_documents_one_by_one_and_keeps_them(store: EventStore) -
     assert messages(store, MatchAll()) == ["good", "good too"]
 
 
+def test_it_answers_many_queries_at_once_like_one_scan_each(store: EventStore) -> None:
+    put(store, [event(i, message=f"m{i}", user={"name": "root" if i % 2 else "admin"}) for i in range(2300)])
+    put(
+        store,
+        [event(i, message=f"late{i}", user={"name": "ROOT"}) for i in range(3)],
+        now=T0 + timedelta(hours=1),
+    )
+    early, both = Window(T0, T0 + timedelta(minutes=1)), Window(T0, T0 + timedelta(hours=2))
+    requests: list[tuple[Query, Any, Window]] = [
+        (Term("user.name", "root"), None, early),
+        (Term("user.name", "root"), ["system.auth"], both),
+        (Term("user.name", "admin"), ["network.dns"], both),
+        (MatchAll(), None, Window(T0 + timedelta(hours=1), T0 + timedelta(hours=2))),
+    ]
+    answers = store.search_many(requests, agencies=["a"])
+    expected = [list(scan(store, q, agencies=["a"], window=w, datasets=d)) for q, d, w in requests]
+    assert [[h.id for h in hits] for hits in answers] == [[h.id for h in hits] for hits in expected]
+    assert [len(hits) for hits in answers] == [1150, 1153, 0, 3]
+    assert answers[0][0].source == expected[0][0].source
+
+
 def test_it_counts_groups_of_values_without_truncation(store: EventStore) -> None:
     docs = [
         event(i, user={"name": f"u{i % 1500}"}, source={"ip": "10.0.0.1" if i % 2 else "2001:db8::1"})
