@@ -37,6 +37,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Đã chạy {rules} luật phát hiện trên các sự kiện mới: {alerts} cảnh báo mới.",
     },
     "demo.dossiers": {"en": "Security-level dossiers", "vi": "Hồ sơ cấp độ an toàn hệ thống thông tin"},
+    "demo.others": {
+        "en": "Also: {users} (same password; an analyst and the demo agency's officer)",
+        "vi": "Ngoài ra: {users} (cùng mật khẩu; chuyên viên phân tích và cán bộ của cơ quan demo)",
+    },
     "demo.data": {"en": "Data directory", "vi": "Thư mục dữ liệu"},
     "demo.mail": {
         "en": "Alert e-mails: {n} delivered to the local SMTP sink, saved as .eml files in {dir}",

@@ -38,6 +38,10 @@ from soc.web.app import create_app
 AGENCY_CODE = "stttt-demo"
 AGENCY_NAME = "Sở Thông tin và Truyền thông TP. Cần Thơ (demo)"
 ADMIN = "admin"
+DEMO_USERS: list[tuple[str, str, list[tuple[str, str | None]]]] = [
+    ("analyst", "Chuyên viên phân tích SOC (demo)", [("soc_analyst", None)]),
+    ("officer", "Cán bộ Sở TT&TT (demo)", [("agency_officer", AGENCY_CODE)]),
+]
 
 
 def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: bool) -> None:
@@ -72,6 +76,14 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
             )
         else:
             accounts.set_password(session, ADMIN, password, actor="soc demo")
+        for username, full_name, roles in DEMO_USERS:
+            if accounts.get_user(session, username) is None:
+                accounts.add_user(
+                    session, username=username, password=password, email=f"{username}@soc.example.vn",
+                    full_name=full_name, locale=lang, roles=roles, actor="soc demo",
+                )  # fmt: skip
+            else:
+                accounts.set_password(session, username, password, actor="soc demo")
         token, _ = tokens.create(
             session, name="demo collector", kind="collector", agency_id=agency.id, actor="soc demo"
         )
@@ -118,8 +130,9 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         click.echo(f"{t('demo.dossiers', lang)}: {headline}")
         click.echo("")
         click.echo(t("demo.ready", lang))
-        click.echo(f"  {t('demo.url', lang)}: {url}/?lang={lang}")
+        click.echo(f"  {t('demo.url', lang)}: {url}/alerts?lang={lang}")
         click.echo(f"  {t('demo.login', lang)}: {ADMIN} / {t('demo.password', lang)}: {password}")
+        click.echo(f"  {t('demo.others', lang, users=', '.join(u for u, _, _ in DEMO_USERS))}")
         click.echo(f"  {t('demo.data', lang)}: {data_dir}")
         if serve_forever:
             jobs = detector.schedule()

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        responses=ERROR_RESPONSES,
         description="Everything the analysts' web app does, as JSON. Authenticate with an API token "
         "(Authorization: Bearer soc_…) or a browser session plus the X-CSRF-Token header for writes.",
     )
@@ -89,7 +91,7 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
         body = {"status": "ok" if ok else "error", "version": __version__, "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", dependencies=[Depends(require_reader)])
+    @app.get("/metrics", dependencies=[Depends(require_reader)], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -138,7 +140,12 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
     def openapi(_: Annotated[Principal, Depends(reader())]) -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/status", response_class=HTMLResponse, dependencies=[Depends(require_reader)])
+    @app.get(
+        "/status",
+        response_class=HTMLResponse,
+        dependencies=[Depends(require_reader)],
+        include_in_schema=False,
+    )
     def index(request: Request) -> HTMLResponse:
         lang = pick_lang(
             request.query_params.get("lang"), request.headers.get("accept-language"), settings.lang
@@ -161,6 +168,24 @@ def create_app(settings: Settings, *, store: EventStore | None = None, db: Engin
     for router in area_routers():
         app.include_router(router)
     return app
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+_ERRORS = {
+    400: "malformed request or a rule of the domain broken (the reason is in `error`)",
+    401: "no valid API token or session",
+    403: "not allowed for your roles, or a missing CSRF token on a browser write",
+    404: "no such object (or one of an agency you do not see)",
+    409: "changed by someone else since you read it",
+    413: "body too large",
+    503: "a backing service (event store, database) is unavailable; retry later",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in _ERRORS.items()
+}
 
 
 def landing(principal: Principal) -> str:
