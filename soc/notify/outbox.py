@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from soc.alerts.writer import write_alerts
 from soc.db.models import utcnow
-from soc.db.notify import DeadLetter, DeliveryAttempt, Heartbeat, OutboxMessage
+from soc.db.notify import AlertGroup, DeadLetter, DeliveryAttempt, Heartbeat, OutboxMessage
 from soc.db.session import session_scope
 from soc.errors import NotifyError
 from soc.notify.base import Notifier, Outgoing
@@ -165,10 +165,12 @@ class OutboxWorker:
         with session_scope(self.db) as session:
             row = session.get(OutboxMessage, row_id)
             assert row is not None
+            group = session.get(AlertGroup, row.group_id) if row.group_id is not None else None
             out = Outgoing(
                 recipient=row.recipient, subject=row.subject, message_id=row.message_id, text=row.body_text,
                 html=row.body_html, in_reply_to=row.in_reply_to,
-                references=(row.in_reply_to,) if row.in_reply_to else (), group_id=None,
+                references=(row.in_reply_to,) if row.in_reply_to else (),
+                group_id=group.public_id if group is not None else None,
             )  # fmt: skip
             route, attempts = row.route, row.attempts
         notifier = self.notifiers.get(route) or self.notifiers["primary"]

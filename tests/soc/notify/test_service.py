@@ -122,6 +122,20 @@ def test_it_threads_every_follow_up_to_the_groups_root(db: Engine, sink: MailSin
     assert "http://soc.test/ack/" in text
 
 
+def test_it_names_the_alert_group_in_every_sent_mail(db: Engine, sink: MailSink) -> None:
+    svc = service()
+    alert(db, 2)
+    tick(db, svc, T0 + timedelta(seconds=31))
+    worker = OutboxWorker(
+        db,
+        {"primary": Email(SmtpConfig("127.0.0.1", sink.port, "plain"))},
+        clock=lambda: T0 + timedelta(minutes=1),
+    )
+
+    assert worker.run_once() == 1
+    assert sink.messages[0]["X-SOC-Group"] == the_group(db).public_id
+
+
 def test_it_sends_a_resolved_notice_when_the_group_goes_quiet(db: Engine) -> None:
     svc = service()
     alert(db)
