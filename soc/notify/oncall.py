@@ -2,7 +2,7 @@
 
 Loaded from YAML (`oncall_file`); overrides and silences added at run time live in the database.
 Within a schedule, an override wins, then the highest layer that has someone at that moment.
-Every problem in the file is reported at once, each as `file: where: what`.
+Every problem in the file is reported at once, each as `file:line: where: what` (oncall_file.py).
 
     timezone: Asia/Ho_Chi_Minh
     group: {wait: 30s, repeat: 4h, resolve_after: 2h}
@@ -27,19 +27,11 @@ Every problem in the file is reported at once, each as `file: where: what`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import yaml
-
-from soc.errors import ConfigError
-
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
@@ -182,129 +174,17 @@ class OncallConfig:
 
 
 def load(path: Path) -> OncallConfig:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from exc
-    return parse(data, str(path))
+    """The on-call file, or ConfigError listing every problem as `file:line: where: what`."""
+    from soc.notify import oncall_file
+
+    return oncall_file.load(path)
 
 
 def parse(data: Any, source: str = "oncall.yml") -> OncallConfig:
-    problems: list[str] = []
-    p = _Parser(source, problems)
-    if not isinstance(data, dict):
-        raise ConfigError([f"{source}: expected a mapping"])
-    zone = p.zone(data.get("timezone", "Asia/Ho_Chi_Minh"))
-    schedules = {str(n): p.schedule(str(n), s, zone) for n, s in (data.get("schedules") or {}).items()}
-    policies = {"default": DEFAULT_POLICY} | {
-        str(n): p.policy(str(n), v, schedules) for n, v in (data.get("policies") or {}).items()
-    }
-    routes = tuple(p.route(i, r, policies) for i, r in enumerate(data.get("routes") or []))
-    group = data.get("group") or {}
-    quiet = data.get("quiet_hours")
-    digest = data.get("digest") or {}
-    config = OncallConfig(
-        zone=zone, schedules=schedules, policies=policies, routes=routes,
-        quiet_hours=QuietHours(*p.hours("quiet_hours", f"{quiet.get('start')}-{quiet.get('end')}"),
-                               tuple(quiet.get("levels", ("medium", "low")))) if quiet else None,
-        digest_at=p.hours("digest.at", f"{digest.get('at', '08:00')}-00:00")[0],
-        digest_targets=tuple(digest.get("targets", ("role:oncall",))),
-        group_wait=p.duration("group.wait", group.get("wait", "30s")),
-        repeat_interval=p.duration("group.repeat", group.get("repeat", "4h")),
-        resolve_after=p.duration("group.resolve_after", group.get("resolve_after", "2h")),
-    )  # fmt: skip
-    if problems:
-        raise ConfigError(problems)
-    return config
+    """Plain data (a dict as the YAML would give) checked like the file; problems carry no line."""
+    from soc.notify import oncall_file
 
-
-class _Parser:
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source, self.problems = source, problems
-
-    def fail(self, where: str, what: str) -> None:
-        self.problems.append(f"{self.source}: {where}: {what}")
-
-    def zone(self, name: Any) -> ZoneInfo:
-        try:
-            return ZoneInfo(str(name))
-        except (KeyError, ValueError):
-            self.fail("timezone", f"unknown time zone '{name}'")
-            return ZoneInfo("Asia/Ho_Chi_Minh")
-
-    def duration(self, where: str, value: Any) -> timedelta:
-        m = _DURATION.match(str(value).strip())
-        if not m:
-            self.fail(where, f"expected a duration like 30s, 10m, 4h or 7d, got {value!r}")
-            return timedelta(0)
-        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-    def hours(self, where: str, value: str) -> tuple[time, time]:
-        try:
-            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
-            return start, end
-        except ValueError:
-            self.fail(where, f"expected HH:MM-HH:MM, got {value!r}")
-            return time(0), time(0)
-
-    def schedule(self, name: str, data: Any, zone: ZoneInfo) -> Schedule:
-        layers = []
-        for i, layer in enumerate((data or {}).get("layers") or []):
-            where = f"schedules.{name}.layers[{i}]"
-            try:
-                start = datetime.fromisoformat(str(layer["start"])).replace(tzinfo=zone)
-            except (KeyError, ValueError):
-                self.fail(where, "start: expected a hand-off time like '2026-11-23 09:00'")
-                continue
-            people = tuple(str(u) for u in layer.get("participants") or [])
-            if not people:
-                self.fail(where, "participants: at least one person is needed")
-            rotation = self.duration(f"{where}.rotation", layer.get("rotation", "7d"))
-            hours = self.hours(f"{where}.hours", str(layer["hours"])) if layer.get("hours") else None
-            layers.append(
-                Layer(
-                    str(layer.get("name", f"layer {i + 1}")),
-                    start,
-                    rotation or timedelta(days=7),
-                    people,
-                    hours,
-                )
-            )
-        if not layers:
-            self.fail(f"schedules.{name}", "needs at least one layer")
-        return Schedule(name, tuple(layers))
-
-    def policy(self, name: str, data: Any, schedules: dict[str, Schedule]) -> Policy:
-        levels = []
-        for i, level in enumerate((data or {}).get("levels") or []):
-            targets = tuple(str(t) for t in level.get("targets") or [])
-            for target in targets:
-                kind, _, ref = target.partition(":")
-                if kind not in ("schedule", "user", "role") or not ref:
-                    self.fail(
-                        f"policies.{name}.levels[{i}]", f"target '{target}': use schedule:, user: or role:"
-                    )
-                elif kind == "schedule" and ref not in schedules:
-                    self.fail(f"policies.{name}.levels[{i}]", f"unknown schedule '{ref}'")
-            levels.append(
-                Level(self.duration(f"policies.{name}.levels[{i}].delay", level.get("delay", "0m")), targets)
-            )
-        if not levels:
-            self.fail(f"policies.{name}", "needs at least one level")
-        timeout = self.duration(f"policies.{name}.ack_timeout", (data or {}).get("ack_timeout", "30m"))
-        return Policy(name, tuple(levels), int((data or {}).get("repeat", 1)), timeout)
-
-    def route(self, i: int, data: Any, policies: dict[str, Policy]) -> Route:
-        route = Route(
-            levels=tuple(data.get("levels") or ()), agencies=tuple(data.get("agencies") or ()),
-            tags=tuple(data.get("tags") or ()), policy=str(data.get("policy", "default")),
-            digest=bool(data.get("digest", False)),
-        )  # fmt: skip
-        if route.policy not in policies:
-            self.fail(f"routes[{i}]", f"unknown policy '{route.policy}'")
-        return route
+    return oncall_file.parse(data, source)
 
 
 def _within(t: time, start: time, end: time) -> bool:

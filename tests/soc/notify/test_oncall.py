@@ -76,11 +76,11 @@ def test_it_lists_every_problem_in_the_file() -> None:
         oncall.parse(bad, "oncall.yml")
 
     text = "\n".join(caught.value.problems)
-    assert "oncall.yml: schedules.s.layers[0]: start" in text
+    assert "oncall.yml: schedules.s.layers[0].start: expected a hand-off time" in text
     assert "unknown schedule 'nope'" in text
     assert "target 'pager:x'" in text
     assert "levels[0].delay: expected a duration" in text
-    assert "routes[0]: unknown policy 'missing'" in text
+    assert "routes[0].policy: unknown policy 'missing'" in text
 
 
 def test_it_routes_by_severity_agency_and_tags() -> None:
@@ -119,3 +119,102 @@ def test_it_exits_non_zero_when_check_finds_a_gap(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert "night: gap" in result.output
+
+
+BROKEN = """\
+timezone: Asia/Ho_Chi_Minh
+group: {wait: 30s, repaet: 4h}
+schedules:
+  primary:
+    layers:
+      - start: "2026-11-23 09:00"
+        rotation: 0d
+        participants: an
+      - participants: [binh]
+policies:
+  default:
+    repeat: twice
+    levels:
+      - delay: soon
+        targets: ["schedule:nope", "role:boss"]
+routes:
+  - levels: [hihg]
+    policy: missing
+quiet_hours: {start: 22:00, end: 6:30}
+quiet_hours: {start: "23:00", end: "06:00"}
+"""
+
+
+def test_it_refuses_a_malformed_file_listing_every_problem_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "oncall.yml"
+    path.write_text(BROKEN, encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        oncall.load(path)
+
+    assert caught.value.problems == [
+        f"{path}:2: group.repaet: unknown key 'repaet' (expected one of wait, repeat, resolve_after)",
+        f"{path}:7: schedules.primary.layers[0].rotation: expected a duration longer than 0, "
+        "like 30s, 10m, 4h or 7d, got '0d'",
+        f"{path}:8: schedules.primary.layers[0].participants: expected a list, got 'an'",
+        f"{path}:9: schedules.primary.layers[1].start: expected a hand-off time like '2026-11-23 09:00', "
+        "got nothing",
+        f"{path}:12: policies.default.repeat: expected a whole number (0 or more), got 'twice'",
+        f"{path}:14: policies.default.levels[0].delay: expected a duration like 30s, 10m, 4h or 7d, "
+        "got 'soon'",
+        f"{path}:15: policies.default.levels[0].targets[0]: unknown schedule 'nope'",
+        f"{path}:15: policies.default.levels[0].targets[1]: unknown role 'boss' "
+        "(expected one of admin, soc_analyst, oncall, agency_officer, appraiser, approver)",
+        f"{path}:17: routes[0].levels[0]: unknown value 'hihg' "
+        "(expected one of informational, low, medium, high, critical)",
+        f"{path}:18: routes[0].policy: unknown policy 'missing'",
+        f"{path}:20: duplicate key 'quiet_hours' (first on line 19)",
+    ]
+
+
+def test_it_reads_unquoted_times_of_day_as_times(tmp_path: Path) -> None:
+    path = tmp_path / "oncall.yml"
+    path.write_text("quiet_hours: {start: 22:00, end: 6:30, levels: [medium]}\ndigest: {at: 8:00}\n")
+
+    config = oncall.load(path)
+
+    assert config.quiet_hours is not None
+    assert (str(config.quiet_hours.start), str(config.quiet_hours.end)) == ("22:00:00", "06:30:00")
+    assert str(config.digest_at) == "08:00:00"
+
+
+def test_it_names_the_line_of_a_yaml_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "oncall.yml"
+    path.write_text("timezone: UTC\nschedules:\n  primary: {layers: [}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        oncall.load(path)
+
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(f"{path}:3: not valid YAML")
+
+
+def test_it_refuses_to_start_the_service_on_a_malformed_file(tmp_path: Path) -> None:
+    from soc.notify.service import for_settings
+    from soc.settings import Settings
+
+    path = tmp_path / "oncall.yml"
+    path.write_text("routes:\n  - policy: missing\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        for_settings(Settings(data_dir=tmp_path, oncall_file=str(path)))
+
+    assert caught.value.problems == [f"{path}:2: routes[0].policy: unknown policy 'missing'"]
+
+
+def test_it_prints_every_problem_with_its_line_from_the_cli(tmp_path: Path) -> None:
+    path = tmp_path / "oncall.yml"
+    path.write_text(BROKEN, encoding="utf-8")
+
+    result = CliRunner().invoke(
+        cli, ["oncall", "check", "--file", str(path)], env={"SOC_DATA_DIR": str(tmp_path)}
+    )
+
+    assert result.exit_code != 0
+    assert f"{path}:18: routes[0].policy: unknown policy 'missing'" in result.output
+    assert f"{path}:2: group.repaet: unknown key" in result.output
