@@ -1,21 +1,20 @@
 """The embedded event store: one SQLite file, zero set-up, same answers as the search engines.
 
 Rows carry the columns every read narrows on (ingest time, agency, dataset, day); the query
-itself is evaluated in Python by `query.matches`, which is what keeps the semantics identical to
-Elasticsearch's keyword fields. Meant for one host, demos and tests, not for a city's volume.
+itself is evaluated in Python by `soc.store.matcher` (compiled from the tree, equal to the
+reference `query.matches`), which is what keeps the semantics identical to Elasticsearch's
+keyword fields. Meant for one host, demos and tests, not for a city's volume.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -23,26 +22,19 @@ from typing import Any
 import orjson
 
 from soc import ecs
-from soc.errors import QueryError, StoreError
-from soc.store import prepare, regex
-from soc.store import query as query_mod
+from soc.errors import StoreError
+from soc.store import prepare
 from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Window, WriteResult
+from soc.store.matcher import compiled
 from soc.store.query import (
     And,
-    Cidr,
-    Exists,
     MatchAll,
     Not,
     Or,
     Query,
-    Range,
-    Regex,
-    Term,
-    Wildcard,
     check,
     group_key,
     indexed_values,
-    keyword,
 )  # fmt: skip
 
 SCHEMA = """
@@ -370,166 +362,3 @@ def _dump_original(original: Any) -> str:
         return orjson.dumps(original).decode()
     except TypeError:
         return repr(original)
-
-
-Matcher = Callable[[Mapping[str, Any], dict[Any, Any]], bool]
-"""A compiled query: (document, per-document memo of field values and shared results) -> matches?"""
-
-
-def matcher(query: Query) -> Callable[[Mapping[str, Any]], bool]:
-    """`query.matches` compiled once: the same answer for every document, without re-walking the tree."""
-    fn = compiled(query)
-    return lambda doc: fn(doc, {})
-
-
-@lru_cache(maxsize=4096)
-def compiled(query: Query) -> Matcher:
-    """Closures over pre-built regexes and typed values; field values are looked up once per
-    document (shared through the memo by every rule evaluated on it). Call `check(query)` first."""
-    match query:
-        case MatchAll():
-            return lambda doc, memo: True
-        case And(items):
-            return _all(tuple(compiled(q) for q in items))
-        case Or(items):
-            return _any(tuple(_merged_alternatives(items)))
-        case Not(item):
-            inner = compiled(item)
-            return lambda doc, memo: not inner(doc, memo)
-        case Term(field, value, cased) if ecs.field_type(field) == "keyword":
-            return _text_matcher(field, (_escape_wildcard(keyword(value)),), cased)
-        case Wildcard(field, pattern, cased):
-            return _text_matcher(field, (pattern,), cased)
-        case Term(field, _, _) | Wildcard(field, _, _) | Regex(field, _) | Cidr(field, _) | Range(field):
-            test = _value_test(query)
-            return lambda doc, memo: any(map(test, _values(doc, memo, field)))
-        case Exists(field):
-            return lambda doc, memo: bool(_values(doc, memo, field))
-    raise QueryError(f"unknown query node {query!r}")
-
-
-def _merged_alternatives(items: tuple[Query, ...]) -> Iterator[Matcher]:
-    """Or-ed wildcards and text terms on one field are tested together, value by value."""
-    groups: dict[tuple[str, bool], list[str]] = {}
-    for item in items:
-        match item:
-            case Wildcard(field, pattern, cased):
-                groups.setdefault((field, cased), []).append(pattern)
-            case Term(field, value, cased) if ecs.field_type(field) == "keyword":
-                groups.setdefault((field, cased), []).append(_escape_wildcard(keyword(value)))
-            case _:
-                yield compiled(item)
-    for (field, cased), patterns in groups.items():
-        yield _text_matcher(field, tuple(patterns), cased)
-
-
-def _escape_wildcard(text: str) -> str:
-    return "".join("\\" + c if c in "*?\\" else c for c in text)
-
-
-def _text_matcher(field: str, patterns: tuple[str, ...], cased: bool) -> Matcher:
-    """Any of the wildcard `patterns` matches a value. `*x`, `x*`, `*x*` and `x` become string
-    operations (on lower-cased values when both sides are ASCII, where that is exactly what
-    IGNORECASE does); the rest, and non-ASCII values, take one regex alternation: `fullmatch` of
-    an alternation holds exactly when one alternative matches the whole value."""
-    everything = _alternation(patterns, cased)
-    simple: dict[str, set[str]] = {"exact": set(), "prefix": set(), "suffix": set(), "contains": set()}
-    rest = []
-    for p in patterns:
-        core = p.strip("*")
-        if "*" in core or "?" in core or "\\" in core or not (cased or core.isascii()):
-            rest.append(p)
-            continue
-        kind = {(False, False): "exact", (False, True): "prefix", (True, False): "suffix"}
-        simple[kind.get((p.startswith("*"), p.endswith("*")), "contains")].add(
-            core if cased else core.lower()
-        )
-    others = _alternation(tuple(rest), cased) if rest else None
-    exact, contains = frozenset(simple["exact"]), tuple(simple["contains"])
-    prefix, suffix = tuple(simple["prefix"]), tuple(simple["suffix"])
-
-    def test(v: str) -> bool:
-        if not (cased or v.isascii()):
-            return everything(v) is not None
-        t = v if cased else v.lower()
-        if t in exact or t.startswith(prefix) or t.endswith(suffix) or any(c in t for c in contains):
-            return True
-        return others is not None and others(v) is not None
-
-    token = object()  # rules share identical selections (logsource scoping): test each once per row
-
-    def matcher(doc: Mapping[str, Any], memo: dict[Any, Any]) -> bool:
-        found = memo.get(token)
-        if found is None:
-            found = memo[token] = any(map(test, _values(doc, memo, field)))
-        return bool(found)
-
-    return matcher
-
-
-def _alternation(patterns: tuple[str, ...], cased: bool) -> Callable[[str], re.Match[str] | None]:
-    flags = re.DOTALL if cased else re.DOTALL | re.IGNORECASE
-    parts = (query_mod._wildcard_regex(p, cased).pattern for p in patterns)
-    return re.compile("|".join(f"(?:{p})" for p in parts), flags).fullmatch
-
-
-def _values(doc: Mapping[str, Any], memo: dict[Any, Any], field: str) -> list[Any]:
-    found = memo.get(field)
-    if found is None:
-        found = memo[field] = indexed_values(doc, field)
-    return found
-
-
-def _all(parts: tuple[Matcher, ...]) -> Matcher:
-    if len(parts) == 1:
-        return parts[0]
-
-    def every(doc: Mapping[str, Any], memo: dict[Any, Any]) -> bool:
-        for part in parts:  # noqa: SIM110 - a plain loop, no generator per row and rule
-            if not part(doc, memo):
-                return False
-        return True
-
-    return every
-
-
-def _any(parts: tuple[Matcher, ...]) -> Matcher:
-    if len(parts) == 1:
-        return parts[0]
-
-    def some(doc: Mapping[str, Any], memo: dict[Any, Any]) -> bool:
-        for part in parts:  # noqa: SIM110 - a plain loop, no generator per row and rule
-            if part(doc, memo):
-                return True
-        return False
-
-    return some
-
-
-def _value_test(query: Query) -> Callable[[Any], bool]:
-    match query:
-        case Term(field, value, _):
-            kind = ecs.field_type(field)
-            target: Any
-            if kind == "ip":
-                target = query_mod._ip(value, field)
-            elif kind == "long":
-                target = query_mod._as_int(value)
-            elif kind == "date":
-                target = query_mod._date_millis(value, field)
-            else:
-                target = value in (True, "true")
-            return lambda v: bool(v == target)
-        case Wildcard(_, pattern, cased):
-            full = query_mod._wildcard_regex(pattern, cased).fullmatch
-            return lambda v: full(v) is not None
-        case Regex(_, pattern):
-            search = regex.compiled(pattern).search
-            return lambda v: search(v) is not None
-        case Cidr(_, network):
-            net = query_mod._network(network)
-            return lambda v: query_mod._in_network(v, net)
-        case Range(field, gte, gt, lte, lt):
-            kind = ecs.field_type(field)
-            return lambda v: query_mod._in_range(v, kind, field, gte, gt, lte, lt)
-    raise QueryError(f"unknown query node {query!r}")

@@ -19,8 +19,9 @@ from soc.detect.evaluate import evaluate, evaluate_many
 from soc.detect.model import Finding, Rule
 from soc.detect.rules import load_rules
 from soc.store.base import Window
+from soc.store.matcher import compiled
 from soc.store.query import MatchAll, Or, Query, Term, Wildcard, matches
-from soc.store.sqlite import SqliteStore, compiled
+from soc.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[3]
 SIGMAHQ = Path("/work/shared/data/sigmahq/rules")
