@@ -9,13 +9,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
-import orjson
+# httpx imports its command-line tool (rich, pygments: ~5 MB resident) whenever they are installed;
+# the agent never uses it and is meant to stay small on agency servers. httpx falls back to a stub.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
-from collectors import clashes, settings
-from collectors.parsers import FORMATS, parse_lines
-from collectors.settings import CollectorConfig
-from collectors.ship import ShipError, ship
+import click  # noqa: E402
+import orjson  # noqa: E402
+
+from collectors import clashes, settings  # noqa: E402
+from collectors.parsers import FORMATS, parse_lines  # noqa: E402
+from collectors.settings import CollectorConfig  # noqa: E402
+from collectors.ship import ShipError, ship  # noqa: E402
 
 LANG = "vi" if os.environ.get("SOC_LANG", os.environ.get("LANG", "")).lower().startswith("vi") else "en"
 TEXT = {

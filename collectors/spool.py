@@ -20,6 +20,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 HEADER = struct.Struct(">II")
+READ_BYTES = 1 << 20
+"""Bytes read from a segment at once (a batch's memory; a larger frame is read whole)."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,7 @@ class Spool:
         total = 0
         while len(frames) < max_frames and total < max_bytes:
             try:
-                with open(self._path(seg), "rb") as f:
-                    f.seek(off)
-                    data = f.read(max(max_bytes - total, 1 << 20))
+                data = self._chunk(seg, off, min(max_bytes - total, READ_BYTES))
             except FileNotFoundError:
                 data = b""
             pos = 0
@@ -110,6 +110,20 @@ class Spool:
             return None
         self.read_at = (seg, off)
         return Batch(frames, (seg, off))
+
+    def _chunk(self, seg: int, off: int, size: int) -> bytes:
+        """At most `size` bytes from (seg, off), more only when the first frame is larger."""
+        size = max(size, HEADER.size)
+        with open(self._path(seg), "rb") as f:
+            while True:
+                f.seek(off)
+                data = f.read(size)
+                if len(data) < size or len(data) < HEADER.size:
+                    return data  # the end of what is written
+                need = HEADER.size + HEADER.unpack_from(data, 0)[0]
+                if need <= len(data):
+                    return data
+                size = need
 
     def ack(self, batch: Batch) -> None:
         seg, off = batch.end

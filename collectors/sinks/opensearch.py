@@ -83,9 +83,9 @@ class Bulk:
             body += orjson.dumps({"create": {"_index": self._index(doc), "_id": doc_id}}) + b"\n"
             body += orjson.dumps(doc) + b"\n"
         headers = {}
-        content = bytes(body)
+        content = gzip.compress(body, 1) if self.config.compress else bytes(body)
         if self.config.compress:
-            content, headers = gzip.compress(content, 1), {"Content-Encoding": "gzip"}
+            headers = {"Content-Encoding": "gzip"}
         try:
             response = self.client.post(self.endpoint, content=content, headers=headers)
         except httpx.TransportError as exc:

@@ -18,7 +18,8 @@ from collectors.sources.base import Record
 if TYPE_CHECKING:
     from collectors.sources.file import FileSource
 
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
+"""Bytes read at once: about `batch_records` short lines, so a batch stays a few MB in memory."""
 MULTILINE_QUIET_SECONDS = 1.0
 
 

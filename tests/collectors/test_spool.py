@@ -70,3 +70,15 @@ def test_it_blocks_writers_while_full(tmp_path: Path) -> None:
     assert spool.full_waits >= 1
     drain(spool)
     assert spool.append([b"y" * 50]) is True
+
+
+def test_it_reads_a_frame_larger_than_one_read_whole(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_bytes=1 << 30)
+    big = b"x" * (3 << 20)  # larger than READ_BYTES and than the batch's byte budget
+    frames = [b"before", big, b"after"]
+    spool.append(frames)
+    out: list[bytes] = []
+    while (batch := spool.read(100, 1 << 20, 0)) is not None:
+        out += batch.frames
+        spool.ack(batch)
+    assert out == frames
