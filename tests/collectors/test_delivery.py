@@ -178,7 +178,9 @@ def test_it_applies_backpressure_when_the_spool_is_full_and_loses_nothing(
     relay.down()
     write_lines(tmp / "logs" / "app.log", range(N))
     pipeline, thread = run_in_thread(tmp)
-    time.sleep(2)
+    deadline = time.monotonic() + 30  # parsing the first batches takes longer on a busy machine
+    while pipeline.spool.full_waits == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
     # bounded: the limit plus at most the one batch (2,000 records of ~2 KB) that found it not yet full
     assert pipeline.spool.pending_bytes <= 200000 + 2000 * 2500
     assert pipeline.spool.full_waits > 0
