@@ -24,6 +24,7 @@ from soc.db.session import make_engine, session_scope
 from soc.settings import Settings
 from soc.store.sqlite import SqliteStore
 from soc.web.app import create_app
+from soc.web.limiter import LoginLimiter
 
 PASSWORD = "correct horse battery staple"
 ACTORS: dict[str, list[tuple[str, str | None]]] = {
@@ -58,6 +59,8 @@ class Web:
                 raw, _ = tokens.create(s, name=f"{name} api", kind="api", user_id=user.id, actor="test")
                 self.tokens[name] = raw
         self.app = create_app(self.settings, store=self.store, db=self.db)
+        # Tests sign in many times from one address; test_login checks the real limit.
+        self.app.state.login_limiter = LoginLimiter(attempts=1_000_000)
 
     def client(self) -> TestClient:
         return TestClient(self.app, follow_redirects=False)

@@ -6,6 +6,7 @@ import re
 
 from soc.db.audit import latest
 from soc.db.session import session_scope
+from soc.web.limiter import LoginLimiter
 from tests.soc.web.conftest import PASSWORD, Web
 
 
@@ -58,6 +59,7 @@ def test_a_wrong_password_is_refused_and_audited_lockout_after_five(web: Web) ->
 
 
 def test_sign_in_is_rate_limited_per_address(web: Web) -> None:
+    web.app.state.login_limiter = LoginLimiter()
     client = web.client()
     codes = []
     for i in range(12):
