@@ -1,0 +1,314 @@
+"""File → OpenSearch: soc-collector vs rsyslog (imfile → omelasticsearch) vs the raw `_bulk` ceiling.
+
+    .venv/bin/python -m bench.rsyslog_compare [--lines 200000] [--rounds 2] [--rss-seconds 30]
+                                              [--rss-rate 10000] [--url http://127.0.0.1:9200]
+
+Needs Debian's `rsyslog` and `rsyslog-elasticsearch` (`rsyslogd` on PATH). Without --url it starts
+a local node (soc.engine.launcher, 1 GiB heap) in a temporary home and stops it after.
+
+Every round writes the same file of sshd lines into fresh indices and deletes them after; each
+prefix first gets the service's events index template (soc.store.dsl, as `soc serve` installs it
+in production: keywords, typed ECS fields, no replica), so the engine does the same per-field
+work it does for the service:
+- ceiling: the collector's own parsed documents, pre-serialised, gzip'd, posted to `_bulk` in
+  2,000-document create requests from one thread (the engine's rate with no shipper work);
+- rsyslog: `rsyslogd -n` with a private rsyslog.conf and work directory (not the system daemon):
+  imfile (inotify, syslog header parsed) → omelasticsearch, bulk mode, create with `_id` =
+  file + offset, a 2,000-message dequeue batch, an in-memory queue; its documents carry
+  @timestamp, message, event.original, host.name, log.file.path, event.dataset (no ECS parsing);
+- collector: `python -m collectors run` on a collector.yml with the file source, the syslog/sshd
+  parser to ECS, the fsynced disk spool and the opensearch sink.
+Rates run from process start until `_count` (after `_refresh`, polled every 0.5 s) reaches the
+line count, so start-up and the last partial batch are included for both shippers.
+
+The RSS part appends lines to a file at `--rss-rate` lines/s for `--rss-seconds` while each
+shipper tails it, sampling VmRSS every 0.25 s, and reports the peak and the rate delivered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from collectors.parsers import parse_lines
+from collectors.pipeline import VERSION, event_id
+from soc.ecs import dataset_slug
+from soc.store.dsl import events_template
+
+LINE = b"Nov 27 09:%02d:%02d web1 sshd[%d]: Failed password for root from 10.0.%d.%d port %d ssh2\n"
+
+
+def line(i: int) -> bytes:
+    return LINE % (i // 60 % 60, i % 60, 1000 + i % 5000, i // 250 % 250, i % 250, 1024 + i % 60000)
+
+
+def make_log(path: Path, lines: int) -> None:
+    with path.open("wb") as f:
+        for start in range(0, lines, 10_000):
+            f.write(b"".join(line(i) for i in range(start, min(lines, start + 10_000))))
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}" maxMessageSize="256k")
+module(load="imfile" mode="inotify")
+module(load="omelasticsearch")
+template(name="ecs" type="list" option.jsonf="on") {{
+  property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
+  property(outname="message" name="msg" format="jsonf")
+  property(outname="event.original" name="rawmsg" format="jsonf")
+  property(outname="host.name" name="hostname" format="jsonf")
+  property(outname="log.file.path" name="$!metadata!filename" format="jsonf")
+  constant(outname="event.dataset" value="system.auth" format="jsonf")
+}}
+template(name="docid" type="string" string="%$!metadata!filename%:%$!metadata!fileoffset%")
+input(type="imfile" File="{log}" Tag="auth" addMetadata="on" needParse="on" ruleset="ship")
+ruleset(name="ship") {{
+  action(type="omelasticsearch" server="127.0.0.1" serverport="{port}"
+         searchIndex="{prefix}-events-system_auth-2026.11.27" template="ecs" esVersion.major="8"
+         bulkmode="on" bulkid="docid" dynbulkid="on" writeoperation="create"
+         queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="2000"
+         action.resumeRetryCount="-1")
+}}
+"""
+
+COLLECTOR_CONF = """
+data_dir: {work}/state
+host: bench
+heartbeat_seconds: 0
+sources:
+  auth: {{type: file, paths: ["{log}"], poll_seconds: 0.05}}
+transforms:
+  p: {{type: parse, inputs: [auth], format: syslog, timezone: UTC, year: 2026}}
+sinks:
+  engine: {{type: opensearch, url: "{url}", index_prefix: {prefix}, agency: bench}}
+"""
+
+
+def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
+    """The collector's documents as it stores them (ids, stamps, index names), posted with no work."""
+    docs = list(parse_lines(log.open("rb"), fmt="syslog", timezone="UTC", year=2026, path=str(log)))
+    bodies: list[bytes] = []
+    ingested = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    for start in range(0, len(docs), 2000):
+        body = bytearray()
+        for offset, doc in enumerate(docs[start : start + 2000], start):
+            doc_id = event_id("bench", "ceiling", offset)
+            doc["event"].update(id=doc_id, hash=doc_id, ingested=ingested)
+            doc["host"]["name"] = "bench"
+            doc["agent"] = {"type": "soc-collector", "name": "bench", "version": VERSION}
+            doc["organization"] = {"id": "bench"}
+            index = f"{prefix}-events-{dataset_slug(doc['event']['dataset'])}-2026.11.27"
+            body += orjson.dumps({"create": {"_index": index, "_id": doc_id}}) + b"\n"
+            body += orjson.dumps(doc) + b"\n"
+        bodies.append(gzip.compress(body, 1))
+    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    with httpx.Client(timeout=120) as client:
+
+        def post(chunk: bytes) -> None:
+            answer = client.post(f"{url}/_bulk", content=chunk, headers=headers)
+            if answer.status_code != 200 or answer.json()["errors"]:
+                raise SystemExit(f"ceiling: _bulk failed: {answer.text[:300]}")
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(post, bodies))
+        elapsed = time.perf_counter() - began
+        client.delete(f"{url}/{prefix}-*")
+    return len(docs) / elapsed
+
+
+def start_rsyslog(work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
+    (work / "rsyslog-work").mkdir(parents=True)
+    conf = work / "rsyslog.conf"
+    port = url.rsplit(":", 1)[1].rstrip("/")
+    conf.write_text(RSYSLOG_CONF.format(work=work / "rsyslog-work", log=log, port=port, prefix=prefix))
+    command = ["rsyslogd", "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")]
+    return subprocess.Popen(command, stdout=(work / "rsyslogd.out").open("wb"), stderr=subprocess.STDOUT)
+
+
+def start_collector(work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "collector.yml"
+    conf.write_text(COLLECTOR_CONF.format(work=work, log=log, url=url, prefix=prefix))
+    command = [sys.executable, "-m", "collectors", "run", "--config", str(conf)]
+    return subprocess.Popen(command, stdout=(work / "collector.out").open("wb"), stderr=subprocess.STDOUT)
+
+
+SHIPPERS = {"rsyslog": start_rsyslog, "collector": start_collector}
+
+
+def prepare(url: str, prefix: str) -> None:
+    """The service's template for `<prefix>-events-*`, installed before anything is written."""
+    with httpx.Client(timeout=60) as client:
+        answer = client.put(f"{url}/_index_template/{prefix}-events", json=events_template(prefix))
+        answer.raise_for_status()
+
+
+def stored(client: httpx.Client, url: str, prefix: str) -> int:
+    client.post(f"{url}/{prefix}-*/_refresh")
+    answer = client.get(f"{url}/{prefix}-*/_count")
+    return int(answer.json().get("count", 0)) if answer.status_code == 200 else 0
+
+
+def status(pid: int, field: str) -> float:
+    """VmRSS / VmHWM of a process, in MB (0 once it is gone)."""
+    try:
+        for row in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if row.startswith(field + ":"):
+                return int(row.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Run:
+    events_per_second: float
+    peak_rss_mb: float
+    stored: int
+
+
+def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, timeout: float) -> Run:
+    """Time one shipper from start until `lines` documents are stored (or the timeout)."""
+    prepare(url, prefix)
+    with httpx.Client(timeout=60) as client:
+        began = time.perf_counter()
+        proc = SHIPPERS[name](work, log, url, prefix)
+        count, peak = 0, 0.0
+        try:
+            while count < lines and time.perf_counter() - began < timeout and proc.poll() is None:
+                time.sleep(0.5)
+                peak = max(peak, status(proc.pid, "VmHWM"))
+                count = stored(client, url, prefix)
+            elapsed = time.perf_counter() - began
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        if count < lines:
+            print(f"  {name}: only {count} of {lines} stored after {elapsed:.0f} s", flush=True)
+        client.delete(f"{url}/{prefix}-*")
+    return Run(count / elapsed, peak, count)
+
+
+def rss_under_load(name: str, work: Path, url: str, prefix: str, rate: int, seconds: float) -> dict[str, Any]:
+    """Append `rate` lines/s for `seconds` while the shipper tails the file; sample its RSS."""
+    work.mkdir(parents=True)
+    log = work / "live.log"
+    log.write_bytes(line(0))
+    stop = threading.Event()
+    written = [1]
+
+    def writer() -> None:
+        with log.open("ab", buffering=0) as f:
+            began = time.perf_counter()
+            while not stop.is_set() and time.perf_counter() - began < seconds:
+                due = min(int((time.perf_counter() - began) * rate), int(seconds * rate))
+                if due > written[0]:
+                    f.write(b"".join(line(i) for i in range(written[0], due)))
+                    written[0] = due
+                time.sleep(0.05)
+
+    prepare(url, prefix)
+    with httpx.Client(timeout=60) as client:
+        proc = SHIPPERS[name](work, log, url, prefix)
+        samples: list[float] = []
+        began = time.perf_counter()
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        try:
+            while thread.is_alive():
+                time.sleep(0.25)
+                samples.append(status(proc.pid, "VmRSS"))
+            delivered = stored(client, url, prefix)
+            hwm = status(proc.pid, "VmHWM")
+        finally:
+            stop.set()
+            proc.terminate()
+            proc.wait(30)
+        client.delete(f"{url}/{prefix}-*")
+    elapsed = time.perf_counter() - began
+    steady = sorted(samples[len(samples) // 2 :])
+    return {
+        "written": written[0],
+        "write_rate": written[0] / elapsed,
+        "delivered_rate": delivered / elapsed,
+        "rss_peak_mb": max(samples),
+        "rss_median_2nd_half_mb": steady[len(steady) // 2] if steady else 0.0,
+        "vmhwm_mb": hwm,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rss-seconds", type=float, default=30)
+    parser.add_argument("--rss-rate", type=int, default=10_000)
+    parser.add_argument("--url")
+    parser.add_argument("--only", choices=["throughput", "rss"], help="run one part only")
+    args = parser.parse_args()
+    if shutil.which("rsyslogd") is None:
+        sys.exit("rsyslogd not found: apt-get install rsyslog rsyslog-elasticsearch")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        node = None
+        url = args.url
+        if url is None:
+            from soc.engine.launcher import Node
+
+            node = Node.start(work / "engine", heap_mb=1024)
+            url = node.url
+        try:
+            log = work / "auth.log"
+            make_log(log, args.lines)
+            timeout = max(300.0, args.lines / 200)
+            for r in range(args.rounds if args.only != "rss" else 0):
+                prepare(url, f"ceil{r}")
+                top = ceiling(url, log, f"ceil{r}")
+                rs = ship("rsyslog", work / f"rs{r}", log, url, f"rsys{r}", args.lines, timeout)
+                ours = ship("collector", work / f"col{r}", log, url, f"coll{r}", args.lines, timeout)
+                print(
+                    f"round {r + 1}: lines={args.lines} ceiling={top:,.0f} ev/s "
+                    f"rsyslog={rs.events_per_second:,.0f} ev/s (peak RSS {rs.peak_rss_mb:.0f} MB) "
+                    f"collector={ours.events_per_second:,.0f} ev/s (peak RSS {ours.peak_rss_mb:.0f} MB) "
+                    f"collector/rsyslog={ours.events_per_second / rs.events_per_second:.2f} "
+                    f"collector/ceiling={ours.events_per_second / top:.2f}",
+                    flush=True,
+                )
+            for r in range(args.rounds if args.only != "throughput" else 0):
+                for name in ("collector", "rsyslog"):
+                    res = rss_under_load(
+                        name,
+                        work / f"rss-{name}{r}",
+                        url,
+                        f"rss{name[:3]}{r}",
+                        args.rss_rate,
+                        args.rss_seconds,
+                    )
+                    print(
+                        f"rss round {r + 1}: {name} at {res['write_rate']:,.0f} lines/s written for "
+                        f"{args.rss_seconds:.0f} s: delivered {res['delivered_rate']:,.0f} ev/s, "
+                        f"RSS peak {res['rss_peak_mb']:.1f} MB, median of 2nd half "
+                        f"{res['rss_median_2nd_half_mb']:.1f} MB, VmHWM {res['vmhwm_mb']:.1f} MB",
+                        flush=True,
+                    )
+        finally:
+            if node is not None:
+                node.stop()
+
+
+if __name__ == "__main__":
+    main()
