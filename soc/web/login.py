@@ -7,6 +7,7 @@ import logging
 import math
 import secrets
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -125,7 +126,7 @@ async def logout(request: Request) -> Response:
 async def set_language(request: Request) -> Response:
     form = await request.form()
     lang = form.get("lang")
-    target = safe_next(str(form.get("next") or "/"))
+    target = _without_lang(safe_next(str(form.get("next") or "/")))
     if lang not in ("vi", "en"):
         return RedirectResponse(target, status_code=303)
     principal = identify(request)
@@ -138,6 +139,13 @@ async def set_language(request: Request) -> Response:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(LANG_COOKIE, str(lang), max_age=365 * 86400, samesite="lax", secure=_secure(request))
     return response
+
+
+def _without_lang(target: str) -> str:
+    """Drop ?lang= from the page to go back to, or it would override the choice just made."""
+    path, _, query = target.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "lang"]
+    return f"{path}?{urlencode(kept)}" if kept else path
 
 
 @router.get("/api/v1/me", tags=["account"])
