@@ -14,7 +14,7 @@ from soc.notify.message import format_time, new_message_id
 from soc.notify.outbox import enqueue
 
 if TYPE_CHECKING:
-    from soc.notify.service import NotifyService
+    from soc.notify.service import NotifyService, Recipient
 
 TITLES = {"vi": "Tóm tắt cảnh báo mức thấp trong ngày", "en": "Daily digest of low-severity alerts"}
 
@@ -40,13 +40,18 @@ def queue_digest(service: NotifyService, session: Session, now: datetime) -> int
     )
     if already or not groups:
         return 0
+    # Each person's digest lists only the groups they may see (role targets respect agencies).
+    seen: dict[Recipient, list[AlertGroup]] = {}
+    for g in groups:
+        for person in service.recipients(session, config.digest_targets, now, agency=g.agency):
+            seen.setdefault(person, []).append(g)
     queued = 0
-    for person in service.recipients(session, config.digest_targets, now):
+    for person, theirs in seen.items():
         lang = person.locale if person.locale in TITLES else "vi"
         lines = [
             f"- [{g.level.upper()}] {g.rule_title} — {g.agency or '-'} — {g.alert_count} — "
             f"{format_time(g.first_at, config.zone)} — {service.base_url}/alerts?group={g.public_id}"
-            for g in groups
+            for g in theirs
         ]
         text = TITLES[lang] + f" ({local:%d/%m/%Y})\n\n" + "\n".join(lines) + "\n"
         html = (
@@ -56,7 +61,7 @@ def queue_digest(service: NotifyService, session: Session, now: datetime) -> int
             + "".join(f"<li>{_escape(x[2:])}</li>" for x in lines)
             + "</ul>"
         )
-        subject = f"[SOC][DIGEST:{len(groups)}] {TITLES[lang]} — {local:%d/%m/%Y}"
+        subject = f"[SOC][DIGEST:{len(theirs)}] {TITLES[lang]} — {local:%d/%m/%Y}"
         out = Outgoing(person.email, subject, new_message_id("digest", service.domain), text, html)
         enqueue(session, out, kind="digest", now=now, locale=lang)
         queued += 1

@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.orm import Session
 
 from soc.db import audit
@@ -33,6 +33,8 @@ from soc.settings import Settings
 log = logging.getLogger(__name__)
 on_new_alerts = grouping.on_new_alerts
 OPEN = ("pending", "firing", "acknowledged")
+CITY_WIDE_ROLES = ("admin", "soc_analyst", "oncall")
+"""Roles that hear about every agency's alerts when held city-wide; any other grant needs the agency."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class NotifyService:
             group.escalation_next_at = now + max(policy.levels[-1].delay, policy.ack_timeout / 2)
         else:
             group.escalation_next_at = None
-        people = self.recipients(session, policy.levels[level].targets, now)
+        people = self.recipients(session, policy.levels[level].targets, now, agency=group.agency)
         if not people:
             log.error("nobody to page: group=%s policy=%s level=%s", group.public_id, policy.name, level + 1)
         for person in people:
@@ -188,7 +190,15 @@ class NotifyService:
         enqueue(session, out, kind=kind, now=now, group_id=group.id, locale=to.locale)
         self.queued += 1
 
-    def recipients(self, session: Session, targets: Iterable[str], now: datetime) -> list[Recipient]:
+    def recipients(
+        self, session: Session, targets: Iterable[str], now: datetime, *, agency: str | None
+    ) -> list[Recipient]:
+        """Who the targets name at `now` about an alert of `agency` (its code; None: no agency).
+
+        `role:` targets only reach people who may see that agency's alerts: city-wide roles held
+        city-wide, or any role held for that very agency. `user:` and `schedule:` targets are
+        people the on-call file names explicitly and are taken as written.
+        """
         active = select(OncallOverride).where(OncallOverride.start_at <= now, OncallOverride.end_at > now)
         overrides = tuple(
             Override(o.schedule, o.username, o.start_at, o.end_at)
@@ -203,9 +213,7 @@ class NotifyService:
                 who = self.config.schedules[ref].who(now, overrides)
                 names += [who] if who else []
             elif kind == "role":
-                names += session.scalars(
-                    select(User.username).join(RoleGrant).where(RoleGrant.role == ref)
-                ).all()
+                names += _role_holders(session, ref, agency)
         users = {
             u.username: u
             for u in session.scalars(select(User).where(User.username.in_(names), User.is_active))
@@ -228,12 +236,31 @@ class NotifyService:
         return [Recipient(email, by_email.get(email), locale) for email, locale in seen]
 
     def _silenced(self, session: Session, group: AlertGroup, now: datetime) -> bool:
+        """Held back by an active silence; the silence's hits count each alert once, not each tick.
+
+        A silenced group stays pending and is looked at on every tick, so only the alerts counted
+        into it since the last look are new hits; `notified_count` marks how many were accounted
+        for (told about, or silenced) — the first page sets it again anyway.
+        """
         fields = {"rule_id": group.rule_id, "agency": group.agency, "level": group.level}
-        for s in session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.expires_at > now)):
+        active = select(Silence).where(Silence.starts_at <= now, Silence.expires_at > now)
+        for s in session.scalars(active.order_by(Silence.id)):
             if all(fields.get(k) == v for k, v in s.matchers.items()):
-                s.hits += 1
+                new = group.alert_count - group.notified_count
+                if new > 0:
+                    # In SQL: two services ticking at once must not lose each other's hits.
+                    session.execute(update(Silence).where(Silence.id == s.id).values(hits=Silence.hits + new))
+                    group.notified_count = group.alert_count
                 return True
         return False
+
+
+def _role_holders(session: Session, role: str, agency: str | None) -> list[str]:
+    agency_id = session.scalar(select(Agency.id).where(Agency.code == agency)) if agency else None
+    for_agency = RoleGrant.agency_id == agency_id if agency_id is not None else false()
+    allowed = or_(RoleGrant.agency_id.is_(None), for_agency) if role in CITY_WIDE_ROLES else for_agency
+    query = select(User.username).join(RoleGrant).where(RoleGrant.role == role, allowed)
+    return list(session.scalars(query.order_by(User.username)).unique())
 
 
 def for_settings(settings: Settings, config: OncallConfig | None = None) -> NotifyService:

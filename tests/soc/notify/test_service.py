@@ -15,7 +15,7 @@ from soc.notify.email import Email, SmtpConfig
 from soc.notify.outbox import OutboxWorker
 from soc.notify.service import NotifyService, on_new_alerts
 from soc.notify.sink import MailSink
-from tests.soc.notify.world import T0, add_alerts, make_db, service
+from tests.soc.notify.world import CONFIG, T0, add_alerts, add_standard_actors, make_db, service
 
 
 @pytest.fixture
@@ -182,3 +182,120 @@ def test_it_does_not_page_for_a_silenced_rule(db: Engine) -> None:
 
     assert tick(db, svc, T0 + timedelta(minutes=5)) == []
     assert tick(db, svc, T0 + timedelta(hours=1, minutes=1)) == [("firing", "an@example.vn")]
+
+
+def silence_hits(db: Engine) -> int:
+    with session_scope(db) as s:
+        return s.scalars(select(Silence)).one().hits
+
+
+def test_it_counts_each_silenced_alert_once_however_many_ticks_hold_it(db: Engine) -> None:
+    svc = service()
+    with session_scope(db) as s:
+        s.add(
+            Silence(
+                matchers={"rule_id": "ssh-brute"}, author="lead", reason="pentest", starts_at=T0,
+                expires_at=T0 + timedelta(hours=1),
+            )
+        )  # fmt: skip
+    alert(db, 3)
+    for second in range(31, 61, 2):
+        assert tick(db, svc, T0 + timedelta(seconds=second)) == []
+    assert silence_hits(db) == 3
+
+    alert(db, 2, at=T0 + timedelta(minutes=5))
+    tick(db, svc, T0 + timedelta(minutes=6))
+    tick(db, svc, T0 + timedelta(minutes=7))
+
+    assert silence_hits(db) == 5
+
+
+def test_it_does_not_count_alerts_a_silence_does_not_match(db: Engine) -> None:
+    svc = service()
+    with session_scope(db) as s:
+        s.add(
+            Silence(
+                matchers={"rule_id": "ssh-brute", "agency": "other"}, author="lead", reason="pentest",
+                starts_at=T0, expires_at=T0 + timedelta(hours=1),
+            )
+        )  # fmt: skip
+    alert(db, 2)
+
+    assert tick(db, svc, T0 + timedelta(seconds=31)) == [("firing", "an@example.vn")]
+    assert silence_hits(db) == 0
+
+
+ROLE_PAGING = CONFIG | {
+    "policies": {"default": {"repeat": 0, "levels": [{"delay": "0m", "targets": ["role:agency_officer"]}]}}
+}
+ANALYSTS = CONFIG | {
+    "policies": {"default": {"repeat": 0, "levels": [{"delay": "0m", "targets": ["role:soc_analyst"]}]}}
+}
+
+
+def test_it_pages_an_agency_officer_only_about_their_own_agency(db: Engine) -> None:
+    add_standard_actors(db)
+    svc = service(ROLE_PAGING)
+    alert(db, agency="syt")
+    alert(db, agency="stp")
+
+    sent = tick(db, svc, T0 + timedelta(seconds=31))
+
+    assert sorted(sent) == [("firing", "officer_a@example.vn"), ("firing", "officer_b@example.vn")]
+    with session_scope(db) as s:
+        to = dict(
+            s.execute(
+                select(OutboxMessage.recipient, AlertGroup.agency).join(
+                    AlertGroup, AlertGroup.id == OutboxMessage.group_id
+                )
+            ).all()
+        )
+    assert to == {"officer_a@example.vn": "syt", "officer_b@example.vn": "stp"}
+
+
+def test_it_pages_no_agency_officer_about_an_alert_without_an_agency(db: Engine) -> None:
+    add_standard_actors(db)
+    svc = service(ROLE_PAGING)
+    alert(db, agency=None)
+
+    assert tick(db, svc, T0 + timedelta(seconds=31)) == []
+
+
+def test_it_pages_city_wide_roles_about_every_agency_and_never_outsiders(db: Engine) -> None:
+    add_standard_actors(db)
+    svc = service(ANALYSTS)
+    alert(db, agency="syt")
+    alert(db, agency="stp")
+    alert(db, agency=None, rule="cron-edit")
+
+    sent = tick(db, svc, T0 + timedelta(seconds=31))
+
+    assert sent == [("firing", "analyst@example.vn")] * 3
+
+
+def test_it_does_not_page_a_city_wide_holder_of_an_agency_role(db: Engine) -> None:
+    add_standard_actors(db)
+    svc = service(
+        CONFIG | {"policies": {"default": {"levels": [{"delay": "0m", "targets": ["role:appraiser"]}]}}}
+    )
+    alert(db, agency="syt")
+
+    assert tick(db, svc, T0 + timedelta(seconds=31)) == []
+
+
+def test_it_lists_only_their_own_agencys_groups_in_an_officers_digest(db: Engine) -> None:
+    add_standard_actors(db)
+    svc = service(CONFIG | {"digest": {"at": "08:00", "targets": ["role:agency_officer"]}})
+    alert(db, level="low", agency="syt")
+    alert(db, level="low", agency="stp", rule="cron-edit")
+
+    with session_scope(db) as s:
+        svc.tick(s, T0 + timedelta(minutes=1))
+    with session_scope(db) as s:
+        digests = {m.recipient: m.body_text for m in s.scalars(select(OutboxMessage))}
+
+    assert sorted(digests) == ["officer_a@example.vn", "officer_b@example.vn"]
+    assert " — syt — " in digests["officer_a@example.vn"]
+    assert " — stp — " not in digests["officer_a@example.vn"]
+    assert " — stp — " in digests["officer_b@example.vn"]
+    assert " — syt — " not in digests["officer_b@example.vn"]

@@ -78,3 +78,22 @@ def add_alerts(
     with session_scope(db) as s:
         write_alerts(s, rows, at)
     return [r["id"] for r in rows]
+
+
+def add_standard_actors(db: Engine) -> None:
+    """The house's permission actors: analyst (city SOC), officer_a (agency A = syt), officer_b
+    (agency B = stp), outsider (no role); plus a city-wide appraiser, who is not SOC staff."""
+    with session_scope(db) as s:
+        accounts.add_agency(s, "stp", "Sở Tư pháp", actor="test")
+        people: list[tuple[str, list[tuple[str, str | None]]]] = [
+            ("analyst", [("soc_analyst", None)]),
+            ("officer_a", [("agency_officer", "syt")]),
+            ("officer_b", [("agency_officer", "stp")]),
+            ("outsider", []),
+            ("appraiser", [("appraiser", None)]),
+        ]
+        for name, roles in people:
+            accounts.add_user(
+                s, username=name, password="correct horse battery", email=f"{name}@example.vn",
+                full_name=name.title(), locale="en", roles=roles, actor="test",
+            )  # fmt: skip
