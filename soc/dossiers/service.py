@@ -265,10 +265,7 @@ class DossierService:
         playbook = self.playbook_of(dossier)
         if expected_version != dossier.version:
             raise refuse("stale", id=dossier.id, seen=expected_version, current=dossier.version)
-        # Documents change only while it is the uploader's turn to move the dossier on (withdrawing
-        # does not count): an officer cannot swap files under an appraiser's feet.
-        turns = open_transitions(playbook, actor, dossier, self.directory(session))
-        open_roles = {role for t, role in turns if not playbook.states[t.target].final}
+        open_roles = self._upload_roles(session, actor, dossier)
         if not open_roles:
             raise refuse("upload_closed", state=dossier.state)
         if kind not in playbook.documents or not open_roles & set(playbook.uploaders.get(kind, ())):
@@ -315,6 +312,19 @@ class DossierService:
             },
         )
         return document
+
+    def upload_kinds(self, session: Session, actor: Actor, dossier: Dossier) -> list[str]:
+        """The document kinds this actor may upload to the dossier now (empty: none)."""
+        playbook = self.playbook_of(dossier)
+        roles = self._upload_roles(session, actor, dossier)
+        return [kind for kind in playbook.documents if roles & set(playbook.uploaders.get(kind, ()))]
+
+    def _upload_roles(self, session: Session, actor: Actor, dossier: Dossier) -> set[str]:
+        # Documents change only while it is the uploader's turn to move the dossier on (withdrawing
+        # does not count): an officer cannot swap files under an appraiser's feet.
+        playbook = self.playbook_of(dossier)
+        turns = open_transitions(playbook, actor, dossier, self.directory(session))
+        return {role for t, role in turns if not playbook.states[t.target].final}
 
     def document_path(self, session: Session, actor: Actor, document_id: int) -> tuple[Path, DossierDocument]:
         """Where to read a document from, if the actor may see its dossier (serve as attachment)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select
@@ -118,3 +119,15 @@ def test_it_hands_escalations_to_the_outbox_once(world: World) -> None:
     assert sorted(r.recipient for r in rows) == ["admin@cantho.gov.vn", "approver@cantho.gov.vn"]
     assert "QUÁ HẠN" in rows[0].subject
     assert "27/02/2026" in rows[0].body_text
+
+
+def test_it_links_the_e_mail_to_the_dossier_page(world: World) -> None:
+    world.service = dataclasses.replace(world.service, base_url="https://soc.cantho.gov.vn")
+    d = submitted(world)
+
+    enqueue_due(world.session, world.service, at(2, 3))
+
+    row = world.session.scalars(select(OutboxMessage)).first()
+    assert row is not None
+    assert f"https://soc.cantho.gov.vn/dossiers/{d.id}\n" in row.body_text
+    assert f'<a href="https://soc.cantho.gov.vn/dossiers/{d.id}">' in (row.body_html or "")
