@@ -114,3 +114,47 @@ def test_an_agency_officer_sees_only_their_agency(site: tuple[Web, str], browser
     expect(nav.get_by_role("link", name="Rules")).to_have_count(0)
     _shot(page, "alerts-officer")
     page.context.close()
+
+
+def test_an_analyst_triages_a_grouped_alert_end_to_end(site: tuple[Web, str], browser: Browser) -> None:
+    _, url = site
+    page = _sign_in(browser, url, "analyst", "en")
+    # The grouped view: open the brute-force group, then one of its alerts.
+    page.goto(f"{url}/alerts?agency=so-a")
+    page.get_by_role("link", name="SSH brute force from one source").first.click()
+    page.locator("table").last.get_by_role("link", name="SSH brute force from one source").first.click()
+    expect(page.locator("h1")).to_contain_text("SSH brute force from one source")
+    detail = page.url
+    _shot(page, "alert-detail-en")
+
+    # Pivot to the surrounding events of the same host.
+    page.get_by_role("link", name="same host").click()
+    expect(page.locator("h1")).to_be_visible()
+    assert "web01.sotttt.cantho.gov.vn" in page.content()
+    _shot(page, "events-pivot-en")
+    page.goto(detail)
+
+    # Assign, comment.
+    page.get_by_label("Assign to (user name)").fill("analyst")
+    page.get_by_role("button", name="Assign").click()
+    page.get_by_label("Add a comment").fill(
+        "Brute force from 203.0.113.45 — a test by the agency's own scanner."
+    )
+    page.get_by_role("button", name="Post comment").click()
+    expect(page.get_by_text("a test by the agency's own scanner")).to_be_visible()
+
+    # Close as false positive with a suppression of this host for this rule.
+    page.get_by_role("link", name="Suppress similar").click()
+    page.get_by_role("checkbox", name="host.name", exact=True).check()
+    page.get_by_role("textbox", name="Reason").fill("Agency scanner, approved until the end of the audit")
+    page.get_by_role("checkbox", name=re.compile("Also close")).check()
+    page.get_by_role("button", name="Create suppression").click()
+    page.goto(detail)
+    history = page.locator("section", has=page.get_by_role("heading", name="History"))
+    expect(history).to_contain_text("analyst")
+    expect(history).to_contain_text("Closed")
+    expect(history).to_contain_text("False positive")
+    expect(page.get_by_text("a test by the agency's own scanner")).to_be_visible()
+    _shot(page, "alert-closed-en")
+    assert page.console_errors == []  # type: ignore[attr-defined]
+    page.context.close()
