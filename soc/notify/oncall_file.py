@@ -104,6 +104,11 @@ def parse(
     return config
 
 
+def plain(node: yaml.Node) -> Any:
+    """The node as dicts, lists and strings (None for null)."""
+    return _plain(node, (), {}, [])
+
+
 def _plain(node: yaml.Node, at: Path_, lines: dict[Path_, int], duplicates: list[str]) -> Any:
     """The node as dicts, lists and strings (None for null); records each path's line."""
     lines.setdefault(at, node.start_mark.line + 1)
