@@ -67,6 +67,9 @@ def _sign_in(browser: Browser, url: str, username: str, lang: str = "en") -> Pag
     page.get_by_label(re.compile("Password|Mật khẩu")).fill(PASSWORD)
     page.get_by_role("button", name=re.compile("Sign in|Đăng nhập")).click()
     page.wait_for_url(re.compile(r".*/alerts.*"))
+    # Choose the language as a user does (a cookie for this browser, and the user's saved choice).
+    page.get_by_role("button", name="Tiếng Việt" if lang == "vi" else "English").click()
+    page.wait_for_load_state()
     page.console_errors = errors  # type: ignore[attr-defined]
     return page
 
@@ -74,6 +77,7 @@ def _sign_in(browser: Browser, url: str, username: str, lang: str = "en") -> Pag
 def _shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-top.png"))  # the first screen, for the README
 
 
 def test_main_pages_render_for_the_analyst_in_both_languages(site: tuple[Web, str], browser: Browser) -> None:
@@ -87,6 +91,7 @@ def test_main_pages_render_for_the_analyst_in_both_languages(site: tuple[Web, st
             assert answer is not None
             assert answer.status == 200, path
             expect(page.locator("h1").first).to_be_visible()
+            assert page.locator("html").get_attribute("lang") == lang
             _shot(page, f"{path.strip('/')}-{lang}")
         assert page.console_errors == []  # type: ignore[attr-defined]
         page.context.close()
