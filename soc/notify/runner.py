@@ -21,6 +21,7 @@ from soc.notify.oncall import OncallConfig
 from soc.notify.outbox import OutboxMetrics, OutboxWorker
 from soc.notify.service import NotifyService, for_settings
 from soc.settings import Settings
+from soc.triage.incidents import due_reminders as incident_reminders
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class NotifyJobs:
         """One pass: (messages queued by due decisions, messages sent)."""
         with session_scope(self.db) as session:
             queued = self.service.tick(session, utcnow())
+        with session_scope(self.db) as session:  # incident reporting deadlines, apart from alert paging
+            queued += len(incident_reminders(session, utcnow(), base_url=self.service.base_url))
         return queued, self.worker.run_once()
 
     def start(self) -> NotifyJobs:

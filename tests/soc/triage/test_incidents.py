@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from soc import settings as settings_mod
 from soc.db import accounts, migrate
 from soc.db.detection import Alert
 from soc.db.models import AuditEntry, User
 from soc.db.notify import OutboxMessage
 from soc.db.session import make_engine, session_scope
-from soc.db.triage import AlertTransition, IncidentNote
+from soc.db.triage import AlertTransition, Incident, IncidentNote
+from soc.notify.runner import jobs_for
 from soc.triage import incidents as svc
 from soc.triage.principal import Conflict, Forbidden, NotFound, Principal
 
@@ -287,3 +289,23 @@ def test_full_report_reminders_follow_their_own_clock(db: Engine) -> None:
     with session_scope(db) as s:
         due = svc.due_reminders(s, T0 + timedelta(hours=71))
     assert [(r.kind, r.stage, r.recipients) for r in due] == [("full_report", "soon", ("analyst",))]
+
+
+def test_the_notification_runner_enqueues_incident_reminders(db: Engine, tmp_path: Path) -> None:
+    with session_scope(db) as s:
+        incident = s.get_one(Incident, open_incident(db, "so-a-1"))
+        incident.initial_notice_due = datetime.now(UTC) - timedelta(minutes=1)
+    settings = settings_mod.load(
+        environ={}, data_dir=tmp_path, secret_key="k" * 40, base_url="https://soc.example"
+    )
+    jobs = jobs_for(settings, db)
+    with session_scope(db) as s:
+        queued = jobs.service.tick(s, datetime.now(UTC))
+    assert queued == 0
+    jobs.worker.run_once = lambda: 0  # type: ignore[method-assign]  # no SMTP here: the outbox row is what counts
+    assert jobs.run_once() == (1, 0)
+    assert jobs.run_once() == (0, 0)
+    with session_scope(db) as s:
+        [mail] = s.scalars(select(OutboxMessage)).all()
+    assert "OVERDUE" in mail.subject
+    assert "https://soc.example/incidents/" in mail.body_text
