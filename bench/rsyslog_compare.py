@@ -147,6 +147,7 @@ def start_collector(work: Path, log: Path, url: str, prefix: str) -> subprocess.
     return subprocess.Popen(command, stdout=(work / "collector.out").open("wb"), stderr=subprocess.STDOUT)
 
 
+STALL_SECONDS = 30
 SHIPPERS = {"rsyslog": start_rsyslog, "collector": start_collector}
 
 
@@ -187,18 +188,26 @@ def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, ti
     with httpx.Client(timeout=60) as client:
         began = time.perf_counter()
         proc = SHIPPERS[name](work, log, url, prefix)
-        count, peak = 0, 0.0
+        count, peak, changed = 0, 0.0, began
         try:
             while count < lines and time.perf_counter() - began < timeout and proc.poll() is None:
                 time.sleep(0.5)
                 peak = max(peak, status(proc.pid, "VmHWM"))
-                count = stored(client, url, prefix)
-            elapsed = time.perf_counter() - began
+                now = stored(client, url, prefix)
+                if now != count:
+                    count, changed = now, time.perf_counter()
+                elif time.perf_counter() - changed > STALL_SECONDS:
+                    break
         finally:
             proc.terminate()
             proc.wait(30)
+        elapsed = changed - began  # to the last document stored, not to when we gave up waiting
         if count < lines:
-            print(f"  {name}: only {count} of {lines} stored after {elapsed:.0f} s", flush=True)
+            print(
+                f"  {name}: stored {count} of {lines}; nothing more in {STALL_SECONDS} s "
+                f"(rate to the last one stored)",
+                flush=True,
+            )
         client.delete(f"{url}/{prefix}-*")
     return Run(count / elapsed, peak, count)
 
@@ -278,8 +287,11 @@ def main() -> None:
             for r in range(args.rounds if args.only != "rss" else 0):
                 prepare(url, f"ceil{r}")
                 top = ceiling(url, log, f"ceil{r}")
+                print(f"  ceiling {top:,.0f} ev/s", flush=True)
                 rs = ship("rsyslog", work / f"rs{r}", log, url, f"rsys{r}", args.lines, timeout)
+                print(f"  rsyslog {rs.events_per_second:,.0f} ev/s, {rs.stored} stored", flush=True)
                 ours = ship("collector", work / f"col{r}", log, url, f"coll{r}", args.lines, timeout)
+                print(f"  collector {ours.events_per_second:,.0f} ev/s, {ours.stored} stored", flush=True)
                 print(
                     f"round {r + 1}: lines={args.lines} ceiling={top:,.0f} ev/s "
                     f"rsyslog={rs.events_per_second:,.0f} ev/s (peak RSS {rs.peak_rss_mb:.0f} MB) "
