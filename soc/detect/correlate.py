@@ -24,7 +24,7 @@ from typing import Any
 from soc import ecs
 from soc.detect.model import Correlation, Finding, Rule, event_time
 from soc.store.base import Agencies, EventStore, Hit, Window, scan
-from soc.store.query import And, Or, Query, Term, group_key, indexed_values, matches
+from soc.store.query import And, Or, Query, Term, group_key, indexed_values
 
 FILTER_CHUNK = 500
 """Group values per history read on an engine (a bool query allows 1,024 clauses by default)."""
@@ -164,10 +164,9 @@ def _split(
 
 
 def _keys(hit: Hit, fields: Sequence[str]) -> Iterable[tuple[Any, ...]]:
-    per_field = [{group_key(v) for v in indexed_values(hit.source, f)} for f in fields]
-    for key in set(product(*per_field)):
-        if all(matches(hit.source, Term(f, v, cased=True)) for f, v in zip(fields, key, strict=True)):
-            yield key
+    """The group keys of an event: every combination of its values of the fields (for the EXACT
+    types a value's bucket key is the value itself, so a cased term on it matches the event)."""
+    return set(product(*({group_key(v) for v in indexed_values(hit.source, f)} for f in fields)))
 
 
 def _new_groups(

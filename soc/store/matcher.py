@@ -189,3 +189,95 @@ def _value_test(query: Query) -> Callable[[Any], bool]:
             kind = ecs.field_type(field)
             return lambda v: query_mod._in_range(v, kind, field, gte, gt, lte, lt)
     raise QueryError(f"unknown query node {query!r}")
+
+
+Guard = tuple[tuple[str, str, frozenset[str]], ...]
+"""Alternatives (field, kind, keys): a query can only match a document having, for one of them, a
+value of `field` whose key is in `keys`. Kind `exact`: the lower-cased value; kind `name`: what
+follows its last `/`."""
+
+CATEGORICAL = frozenset(
+    {
+        "event.category", "event.type", "event.action", "event.outcome", "event.module", "event.kind",
+        "auditd.log.record_type", "auditd.message_type", "network.transport", "network.protocol",
+        "http.request.method", "dns.question.type", "log.level",
+    }
+)  # fmt: skip
+"""Fields most documents of a dataset share a few values of: weak guards, used only when no other."""
+
+
+def guard(query: Query) -> Guard | None:
+    """A necessary condition of `query` that dict lookups can test, or None.
+
+    Sound for ASCII values only: case-insensitive matching folds some non-ASCII letters onto ASCII
+    ones (the Kelvin sign onto `k`), so a document with another value of the field must be tested.
+    """
+    match query:
+        case And(items):
+            options = [g for g in map(guard, items) if g is not None]
+            return max(options, key=_strength, default=None)
+        case Or(items):
+            parts = [guard(q) for q in items]
+            if not parts or any(g is None for g in parts):
+                return None
+            merged: dict[tuple[str, str], set[str]] = {}
+            for alternatives in parts:
+                for field, kind, keys in alternatives or ():
+                    merged.setdefault((field, kind), set()).update(keys)
+            return tuple((f, k, frozenset(keys)) for (f, k), keys in sorted(merged.items()))
+        case Term(field, value, _) if ecs.field_type(field) == "keyword" and _stored(field):
+            text = keyword(value)
+            return ((field, "exact", frozenset({text.lower()})),) if text.isascii() else None
+        case Wildcard(field, pattern, _) if _stored(field) and pattern.isascii():
+            name = pattern[2:]
+            if pattern.startswith("*/") and name and not any(c in name for c in "*?\\/"):
+                return ((field, "name", frozenset({name.lower()})),)
+            if not any(c in pattern for c in "*?\\"):
+                return ((field, "exact", frozenset({pattern.lower()})),)
+    return None
+
+
+def _stored(field: str) -> bool:
+    """Fields the documents hold as written (the store adds event.hash/event.ingested on reading)."""
+    return field not in (ecs.HASH, ecs.INGESTED)
+
+
+def _strength(g: Guard) -> tuple[bool, bool, int]:
+    return (
+        all(kind == "name" for _, kind, _ in g),
+        not any(field in CATEGORICAL for field, _, _ in g),
+        -sum(len(keys) for _, _, keys in g),
+    )
+
+
+class Router:
+    """Which of a dataset's queries a document can match: the unguarded ones, plus those whose
+    guard key one of its values has (a dict lookup per value instead of a call per query)."""
+
+    def __init__(self, queries: list[tuple[int, Guard | None]]) -> None:
+        self.empty = not queries
+        self.always = [i for i, g in queries if g is None]
+        self.indexes: dict[tuple[str, str], dict[str, list[int]]] = {}
+        self.guarded: dict[tuple[str, str], list[int]] = {}
+        for i, g in queries:
+            for field, kind, keys in g or ():
+                index = self.indexes.setdefault((field, kind), {})
+                for key in keys:
+                    index.setdefault(key, []).append(i)
+                self.guarded.setdefault((field, kind), []).append(i)
+
+    def candidates(self, doc: Mapping[str, Any], memo: dict[Any, Any]) -> list[int]:
+        found: set[int] = set()
+        for (field, kind), index in self.indexes.items():
+            values = _values(doc, memo, field)
+            if not values:
+                continue
+            if not all(v.isascii() for v in values):
+                found.update(self.guarded[(field, kind)])
+                continue
+            for v in values:
+                key = v.lower()
+                hit = index.get(key if kind == "exact" else key.rpartition("/")[2])
+                if hit is not None:
+                    found.update(hit)
+        return [*self.always, *found]

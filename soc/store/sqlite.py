@@ -25,7 +25,7 @@ from soc import ecs
 from soc.errors import StoreError
 from soc.store import prepare
 from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Window, WriteResult
-from soc.store.matcher import compiled
+from soc.store.matcher import Router, compiled, guard
 from soc.store.query import (
     And,
     MatchAll,
@@ -206,6 +206,7 @@ class SqliteStore:
         for query, _, _ in requests:
             check(query)
         fns = [compiled(q) for q, _, _ in requests]
+        guards = [guard(q) for q, _, _ in requests]
         sets = [None if d is None else frozenset(d) for _, d, _ in requests]
         spans = [(ecs.to_millis(w.start), ecs.to_millis(w.end)) for _, _, w in requests]
         # The store's own fields are put back on hits only, unless a query reads them.
@@ -218,21 +219,23 @@ class SqliteStore:
                 continue
             wanted = [sets[i] for i in active]
             union = None if any(d is None for d in wanted) else frozenset().union(*wanted)  # type: ignore[arg-type]
-            routes: dict[str | None, list[int]] = {}
+            routes: dict[str | None, Router] = {}
             for row_id, ingested, slug, day, dataset, blob in self._raw_rows(agencies, (lo, hi), union, None):
-                route = routes.get(dataset)
-                if route is None:
-                    route = routes[dataset] = [
-                        i
-                        for i in active
-                        if sets[i] is None or (dataset is not None and dataset in sets[i])  # type: ignore[operator]
-                    ]
-                if not route:
+                router = routes.get(dataset)
+                if router is None:
+                    router = routes[dataset] = Router(
+                        [
+                            (i, guards[i])
+                            for i in active
+                            if sets[i] is None or (dataset is not None and dataset in sets[i])  # type: ignore[operator]
+                        ]
+                    )
+                if router.empty:
                     continue
                 doc = _load(row_id, ingested, blob) if full else orjson.loads(blob)
                 memo: dict[Any, Any] = {}
                 hit: Hit | None = None
-                for i in route:
+                for i in router.candidates(doc, memo):
                     if fns[i](doc, memo):
                         if hit is None:
                             if not full:
