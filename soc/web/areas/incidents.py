@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -30,6 +30,8 @@ PAGE_SIZE = 50
 Reader = Annotated[Principal, Depends(reader("incidents.read"))]
 Writer = Annotated[Principal, Depends(writer("incidents.write"))]
 T = TypeVar("T")
+MAX_ID = 2**31 - 1
+IncidentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @contextmanager
@@ -98,7 +100,9 @@ class IncidentList(BaseModel):
 
 class EscalateIn(BaseModel):
     alert_ids: list[str] = Field(min_length=1, max_length=svc.MAX_ALERTS)
-    incident_id: int | None = Field(None, description="Attach to this incident; omit to open a new one")
+    incident_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Attach to this incident; omit to open a new one"
+    )
     title: str | None = Field(None, max_length=300)
     severity: Literal["low", "medium", "high", "critical"] | None = None
     serious: bool = False
@@ -141,7 +145,7 @@ def api_list(
 
 
 @router.get("/api/v1/incidents/{incident_id}", tags=["incidents"])
-def api_get(request: Request, principal: Reader, incident_id: int) -> IncidentDetail:
+def api_get(request: Request, principal: Reader, incident_id: IncidentId) -> IncidentDetail:
     with _db(request) as session:
         return _detail(session, principal, svc.get(session, principal, incident_id))
 
@@ -157,21 +161,25 @@ def api_escalate(request: Request, principal: Writer, body: EscalateIn) -> Incid
 
 
 @router.patch("/api/v1/incidents/{incident_id}", tags=["incidents"])
-def api_update(request: Request, principal: Writer, incident_id: int, body: UpdateIn) -> IncidentDetail:
+def api_update(
+    request: Request, principal: Writer, incident_id: IncidentId, body: UpdateIn
+) -> IncidentDetail:
     with _db(request) as session:
         incident = svc.update(session, principal, incident_id, now=utcnow(), **body.model_dump())
         return _detail(session, principal, incident)
 
 
 @router.post("/api/v1/incidents/{incident_id}/notes", tags=["incidents"])
-def api_note(request: Request, principal: Writer, incident_id: int, body: NoteIn) -> NoteOut:
+def api_note(request: Request, principal: Writer, incident_id: IncidentId, body: NoteIn) -> NoteOut:
     with _db(request) as session:
         note = svc.add_note(session, principal, incident_id, body.body, now=utcnow())
         return NoteOut(id=note.id, at=note.at, author=note.author, body=note.body)
 
 
 @router.post("/api/v1/incidents/{incident_id}/reports", tags=["incidents"])
-def api_report(request: Request, principal: Writer, incident_id: int, body: ReportIn) -> IncidentDetail:
+def api_report(
+    request: Request, principal: Writer, incident_id: IncidentId, body: ReportIn
+) -> IncidentDetail:
     with _db(request) as session:
         incident = svc.record_report(session, principal, incident_id, body.kind, now=utcnow())
         return _detail(session, principal, incident)
@@ -181,7 +189,7 @@ def api_report(request: Request, principal: Writer, incident_id: int, body: Repo
 def api_unlink(
     request: Request,
     principal: Writer,
-    incident_id: int,
+    incident_id: IncidentId,
     alert_id: str,
     reason: Annotated[str, Query(max_length=500)] = "",
 ) -> IncidentDetail:
@@ -277,7 +285,7 @@ def escalate_form(
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse, include_in_schema=False)
-def detail_page(request: Request, principal: Reader, incident_id: int) -> HTMLResponse:
+def detail_page(request: Request, principal: Reader, incident_id: IncidentId) -> HTMLResponse:
     now = utcnow()
     with _db(request) as session:
         incident = svc.get(session, principal, incident_id)
@@ -297,7 +305,7 @@ def detail_page(request: Request, principal: Reader, incident_id: int) -> HTMLRe
 def status_form(
     request: Request,
     principal: Writer,
-    incident_id: int,
+    incident_id: IncidentId,
     status: Annotated[str, Form(max_length=20)],
     version: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
@@ -312,7 +320,7 @@ def status_form(
 def severity_form(
     request: Request,
     principal: Writer,
-    incident_id: int,
+    incident_id: IncidentId,
     severity: Annotated[str, Form(max_length=20)],
     serious: Annotated[str, Form(max_length=10)] = "",
     version: Annotated[str, Form(max_length=20)] = "",
@@ -336,7 +344,7 @@ def severity_form(
 def owner_form(
     request: Request,
     principal: Writer,
-    incident_id: int,
+    incident_id: IncidentId,
     owner: Annotated[str, Form(max_length=64)] = "",
     version: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
@@ -351,7 +359,7 @@ def owner_form(
 def note_form(
     request: Request,
     principal: Writer,
-    incident_id: int,
+    incident_id: IncidentId,
     body: Annotated[str, Form(max_length=svc.MAX_NOTE)] = "",
 ) -> Response:
     return _form_action(
@@ -363,7 +371,7 @@ def note_form(
 
 @router.post("/incidents/{incident_id}/reports", include_in_schema=False)
 def report_form(
-    request: Request, principal: Writer, incident_id: int, kind: Annotated[str, Form(max_length=20)]
+    request: Request, principal: Writer, incident_id: IncidentId, kind: Annotated[str, Form(max_length=20)]
 ) -> Response:
     return _form_action(
         request,
@@ -376,7 +384,7 @@ def report_form(
 def unlink_form(
     request: Request,
     principal: Writer,
-    incident_id: int,
+    incident_id: IncidentId,
     alert_id: Annotated[str, Form(max_length=100)],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -409,7 +417,7 @@ def _int(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 12:
+    if not text.isdigit() or len(text) > 9:
         raise Invalid(f"not a number: {text!r}")
     return int(text)
 
