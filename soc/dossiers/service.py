@@ -85,6 +85,13 @@ class DossierService:
             raise refuse("forbidden", user=actor.username, action="add_system", id="-")
         if not name.strip() or proposed_level not in LEVELS or min(basic_subjects, sensitive_subjects) < 0:
             raise refuse("bad_input", what="system", why="name, level 1-5 and subject counts >= 0 required")
+        taken = select(InformationSystem.id).where(
+            InformationSystem.agency_id == agency_id, InformationSystem.name == name.strip()
+        )
+        if session.scalar(taken) is not None:
+            raise refuse(
+                "bad_input", what="system", why=f"the agency already has a system named '{name.strip()}'"
+            )
         system = InformationSystem(
             agency_id=agency_id,
             operator_agency_id=operator_agency_id,
@@ -140,6 +147,7 @@ class DossierService:
         now: datetime | None = None,
     ) -> Dossier:
         """A draft dossier for one or more systems of one agency; its level is the highest proposed."""
+        system_ids = list(dict.fromkeys(system_ids))
         systems = [session.get(InformationSystem, i) for i in system_ids]
         found = [s for s in systems if s is not None]
         if not found or len(found) != len(system_ids) or len({s.agency_id for s in found}) != 1:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -45,7 +46,22 @@ STATUS = {
     "stale": 409,
     "upload_too_large": 413,
 }
+MAX_ID = 2_147_483_647
+"""Ids are 32-bit integers in PostgreSQL; anything larger is no id of ours (404, never a 500)."""
+DossierId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+DocumentId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+SystemId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+IncidentId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+FormId = Annotated[int, Form(ge=1, le=MAX_ID)]
+Version = Annotated[int, Form(ge=0, le=MAX_ID)]
 SAFE_TYPES = {content_type for content_type, _ in uploads.ALLOWED.values()}
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the document as an attachment, with the type its extension was checked against",
+        "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in sorted(SAFE_TYPES)}
+        | {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def now() -> datetime:
@@ -144,7 +160,7 @@ def create_page(
     principal: Annotated[Principal, WRITE],
     title: Annotated[str, Form()] = "",
     agency: Annotated[str, Form()] = "",
-    system_id: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies defaults
+    system_id: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Form()] = [],  # noqa: B006 - FastAPI copies defaults
     name: Annotated[str, Form()] = "",
     system_type: Annotated[str, Form()] = "other",
     proposed_level: Annotated[str, Form()] = "",
@@ -192,7 +208,9 @@ def report_csv(request: Request, principal: Annotated[Principal, READ], lang: st
 
 @router.get("/dossiers/redetermination", response_class=HTMLResponse, include_in_schema=False)
 def redetermination_page(
-    request: Request, principal: Annotated[Principal, READ], incident_id: int
+    request: Request,
+    principal: Annotated[Principal, READ],
+    incident_id: Annotated[int, Query(ge=1, le=MAX_ID)],
 ) -> HTMLResponse:
     with unit(request) as session:
         return _chooser(request, session, actor_of(principal), incident_id)
@@ -202,9 +220,9 @@ def redetermination_page(
 def redetermination(
     request: Request,
     principal: Annotated[Principal, WRITE],
-    incident_id: Annotated[int, Form()],
-    dossier_id: Annotated[int | None, Form()] = None,
-    version: Annotated[int | None, Form()] = None,
+    incident_id: FormId,
+    dossier_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+    version: Annotated[int | None, Form(ge=0, le=MAX_ID)] = None,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
     service, actor = service_of(request), actor_of(principal)
@@ -233,7 +251,7 @@ def redetermination(
 
 @router.get("/dossiers/{dossier_id}", response_class=HTMLResponse, include_in_schema=False)
 def detail_page(
-    request: Request, principal: Annotated[Principal, READ], dossier_id: int, done: str = ""
+    request: Request, principal: Annotated[Principal, READ], dossier_id: DossierId, done: str = ""
 ) -> HTMLResponse:
     with unit(request) as session:
         return _detail(request, session, actor_of(principal), dossier_id, notice=done)
@@ -243,9 +261,9 @@ def detail_page(
 def act_page(
     request: Request,
     principal: Annotated[Principal, WRITE],
-    dossier_id: int,
+    dossier_id: DossierId,
     transition: Annotated[str, Form()],
-    version: Annotated[int, Form()],
+    version: Version,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
     service, actor = service_of(request), actor_of(principal)
@@ -265,9 +283,9 @@ def act_page(
 def upload_page(
     request: Request,
     principal: Annotated[Principal, WRITE],
-    dossier_id: int,
+    dossier_id: DossierId,
     kind: Annotated[str, Form()],
-    version: Annotated[int, Form()],
+    version: Version,
     file: Annotated[UploadFile, File()],
 ) -> Response:
     service, actor = service_of(request), actor_of(principal)
@@ -282,7 +300,7 @@ def upload_page(
 
 @router.get("/dossiers/{dossier_id}/documents/{document_id}", include_in_schema=False)
 def download_page(
-    request: Request, principal: Annotated[Principal, READ], dossier_id: int, document_id: int
+    request: Request, principal: Annotated[Principal, READ], dossier_id: DossierId, document_id: DocumentId
 ) -> Response:
     return _download(request, principal, dossier_id, document_id)
 
@@ -291,8 +309,8 @@ def download_page(
 def regulation_page(
     request: Request,
     principal: Annotated[Principal, WRITE],
-    dossier_id: int,
-    system_id: int,
+    dossier_id: DossierId,
+    system_id: SystemId,
     reference: Annotated[str, Form()],
     issued_on: Annotated[str, Form()],
 ) -> Response:
@@ -439,13 +457,13 @@ class NewSystem(BaseModel):
     system_type: str = Field(default="other", max_length=64)
     proposed_level: int = Field(ge=1, le=5)
     criteria_basis: str = ""
-    basic_subjects: int = Field(default=0, ge=0)
-    sensitive_subjects: int = Field(default=0, ge=0)
+    basic_subjects: int = Field(default=0, ge=0, le=MAX_ID)
+    sensitive_subjects: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class _NewDossier(BaseModel):
-    title: str = ""
-    agency: str | None = None
+    title: str = Field(default="", max_length=300)
+    agency: str | None = Field(default=None, max_length=64)
     """Agency code; needed only by officers of more than one agency."""
     system_ids: list[int] = []
     system: NewSystem | None = None
@@ -466,9 +484,11 @@ class _NewDossier(BaseModel):
                 raise ValueError(t("dossiers.new.invalid", lang)) from None
         if system is None and not chosen:
             raise ValueError(t("dossiers.new.nothing", lang))
-        return cls(
-            title=form.get("title", ""), agency=form.get("agency") or None, system_ids=chosen, system=system
-        )
+        try:
+            return cls(title=form.get("title", ""), agency=form.get("agency") or None, system_ids=chosen,
+                       system=system)  # fmt: skip
+        except ValueError:
+            raise ValueError(t("dossiers.new.invalid", lang)) from None
 
 
 def _create(session: Session, service: DossierService, actor: Actor, new: _NewDossier) -> Dossier:
@@ -506,13 +526,18 @@ def _record_regulation(
 # API -----------------------------------------------------------------------------------------------
 
 
+class LevelOut(BaseModel):
+    approved: int
+    total: int
+
+
 class StatusOut(BaseModel):
     headline: str
     approved: int
     total: int
     overdue: int
-    by_level: dict[str, tuple[int, int]]
-    """"L3": [approved, total]."""
+    by_level: dict[str, LevelOut]
+    """"L3": {approved, total}."""
     by_state: dict[str, int]
 
 
@@ -603,15 +628,15 @@ class DossierDetailOut(DossierOut):
 
 
 class CreateIn(BaseModel):
-    title: str = ""
-    agency: str | None = None
-    system_ids: list[int] = []
+    title: str = Field(default="", max_length=300)
+    agency: str | None = Field(default=None, max_length=64)
+    system_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = []
     system: NewSystem | None = None
 
 
 class ActIn(BaseModel):
-    transition: str
-    version: int
+    transition: str = Field(max_length=64)
+    version: int = Field(ge=0, le=MAX_ID)
     comment: str = ""
 
 
@@ -621,9 +646,9 @@ class RegulationIn(BaseModel):
 
 
 class RedeterminationIn(BaseModel):
-    incident_id: int
-    dossier_id: int
-    version: int | None = None
+    incident_id: int = Field(ge=1, le=MAX_ID)
+    dossier_id: int = Field(ge=1, le=MAX_ID)
+    version: int | None = Field(default=None, ge=0, le=MAX_ID)
     comment: str = ""
 
 
@@ -654,8 +679,8 @@ def api_status(request: Request, principal: Annotated[Principal, READ]) -> Statu
         status = browse.headline(session, service_of(request), actor_of(principal), now())
     return StatusOut(
         headline=status.headline(lang_of(request)), approved=status.approved, total=status.total,
-        overdue=status.overdue, by_level={f"L{n}": v for n, v in status.by_level.items()},
-        by_state=status.by_state,
+        overdue=status.overdue, by_state=status.by_state,
+        by_level={f"L{n}": LevelOut(approved=ok, total=all_) for n, (ok, all_) in status.by_level.items()},
     )  # fmt: skip
 
 
@@ -682,14 +707,16 @@ def api_create(request: Request, principal: Annotated[Principal, WRITE], body: C
 
 
 @router.get("/api/v1/dossiers/{dossier_id}", tags=["dossiers"])
-def api_detail(request: Request, principal: Annotated[Principal, READ], dossier_id: int) -> DossierDetailOut:
+def api_detail(
+    request: Request, principal: Annotated[Principal, READ], dossier_id: DossierId
+) -> DossierDetailOut:
     with unit(request) as session:
         return _detail_out(request, session, actor_of(principal), dossier_id)
 
 
 @router.post("/api/v1/dossiers/{dossier_id}/transitions", tags=["dossiers"])
 def api_act(
-    request: Request, principal: Annotated[Principal, WRITE], dossier_id: int, body: ActIn
+    request: Request, principal: Annotated[Principal, WRITE], dossier_id: DossierId, body: ActIn
 ) -> DossierDetailOut:
     service, actor = service_of(request), actor_of(principal)
     with unit(request) as session:
@@ -705,9 +732,9 @@ def api_act(
 def api_upload(
     request: Request,
     principal: Annotated[Principal, WRITE],
-    dossier_id: int,
+    dossier_id: DossierId,
     kind: Annotated[str, Form()],
-    version: Annotated[int, Form()],
+    version: Version,
     file: Annotated[UploadFile, File()],
 ) -> DocumentOut:
     service, actor = service_of(request), actor_of(principal)
@@ -720,9 +747,14 @@ def api_upload(
         return _document_out(document)
 
 
-@router.get("/api/v1/dossiers/{dossier_id}/documents/{document_id}", tags=["dossiers"])
+@router.get(
+    "/api/v1/dossiers/{dossier_id}/documents/{document_id}",
+    tags=["dossiers"],
+    response_class=Response,
+    responses=FILE_RESPONSE,
+)
 def api_download(
-    request: Request, principal: Annotated[Principal, READ], dossier_id: int, document_id: int
+    request: Request, principal: Annotated[Principal, READ], dossier_id: DossierId, document_id: DocumentId
 ) -> Response:
     return _download(request, principal, dossier_id, document_id)
 
@@ -731,8 +763,8 @@ def api_download(
 def api_regulation(
     request: Request,
     principal: Annotated[Principal, WRITE],
-    dossier_id: int,
-    system_id: int,
+    dossier_id: DossierId,
+    system_id: SystemId,
     body: RegulationIn,
 ) -> DossierDetailOut:
     service, actor = service_of(request), actor_of(principal)
@@ -749,7 +781,7 @@ def api_regulation(
 
 @router.get("/api/v1/dossiers/redetermination/{incident_id}", tags=["dossiers"])
 def api_redetermination_choices(
-    request: Request, principal: Annotated[Principal, READ], incident_id: int
+    request: Request, principal: Annotated[Principal, READ], incident_id: IncidentId
 ) -> list[DossierOut]:
     """The incident agency's approved dossiers that a re-determination can be opened on."""
     service, actor = service_of(request), actor_of(principal)

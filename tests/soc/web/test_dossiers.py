@@ -476,3 +476,23 @@ def test_it_creates_and_submits_through_the_api_with_a_token(web: Web) -> None:
         client.post("/api/v1/dossiers", headers=web.api("appraiser"), json={"system_ids": [1]}).status_code
         == 403
     )
+
+
+def test_it_refuses_a_second_system_of_the_same_name_and_ignores_repeated_ids(web: Web) -> None:
+    client, headers = web.client(), web.api("officer_a")
+    first = client.post(
+        "/api/v1/dossiers", headers=headers, json={"system": {"name": "Cổng", "proposed_level": 1}}
+    )
+    system = first.json()["systems"][0]["id"]
+
+    again = client.post(
+        "/api/v1/dossiers", headers=headers, json={"system": {"name": "Cổng", "proposed_level": 1}}
+    )
+    twice = client.post("/api/v1/dossiers", headers=headers, json={"system_ids": [system, system]})
+    huge = client.get(f"/api/v1/dossiers/{2**40}", headers=headers)
+
+    assert again.status_code == 400
+    assert "already has a system named" in again.json()["error"]
+    assert twice.status_code == 201
+    assert [s["id"] for s in twice.json()["systems"]] == [system]
+    assert huge.status_code == 422
