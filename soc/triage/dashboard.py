@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from soc.db.detection import Alert
 from soc.db.models import Agency
 from soc.detect.model import LEVELS
+from soc.triage import alert_query
 from soc.triage.principal import Invalid, Principal
 
 RANGES: dict[str, tuple[timedelta, str]] = {
@@ -253,44 +254,13 @@ LIST_DEFAULT_SPAN = timedelta(hours=24)
 def list_chart(
     session: Session, principal: Principal, params: Mapping[str, Sequence[str]], now: datetime, zone: ZoneInfo
 ) -> tuple[OverTime, datetime, datetime]:
-    """Alerts over time for the alert list's filters (status, level, agency, rule, from/since,
-    to/until), with its meaning: the time range is over `first_at`, no status means open alerts,
-    `all` means every status. Without a range, the last 24 hours."""
-
-    def many(name: str) -> tuple[str, ...]:
-        return tuple(
-            dict.fromkeys(p.strip() for v in params.get(name, ()) for p in v.split(",") if p.strip())
-        )
-
-    statuses = many("status")
-    if not statuses or statuses == ("open",):
-        statuses = OPEN_STATUSES
-    elif "all" in statuses:
-        statuses = ()
-    levels = many("level") or many("severity")
-    bad = [x for x in levels if x not in LEVELS]
-    if bad:
-        raise Invalid(f"unknown level {bad[0]!r}; use one of {', '.join(LEVELS)}")
-    until = _time((many("until") or many("to") or ("",))[0], zone) or now
-    since = _time((many("since") or many("from") or ("",))[0], zone) or until - LIST_DEFAULT_SPAN
-    f = AlertFilter(start=since, end=until, statuses=statuses, levels=levels, agencies=many("agency"),
-                    rules=many("rule"))  # fmt: skip
-    chart = count_over_time(
-        session, conditions(principal, f, timed=False), Alert.first_at, since, until, zone
-    )
-    return chart, since, until
-
-
-def _time(value: str, zone: ZoneInfo) -> datetime | None:
-    """`2026-11-27T08:00` (a datetime-local input, read in `zone`) or ISO 8601 with an offset."""
-    text = value.strip().replace(" ", "T")
-    if not text:
-        return None
-    try:
-        at = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise Invalid(f"{value!r} is not a date and time (use 2026-11-27T08:00)") from None
-    try:
-        return (at if at.tzinfo else at.replace(tzinfo=zone)).astimezone(UTC)
-    except OverflowError:
-        raise Invalid(f"{value!r} is out of range") from None
+    """Alerts over time for the alert list's own filter (`soc.triage.alert_query`: the same
+    parameters, the same meaning — no status means open alerts, the time range is over
+    `first_at`), bucketed by `first_at`. Without a range, the last 24 hours."""
+    f = alert_query.parse_filter({k: list(v) for k, v in params.items()}, zone=zone)
+    until = f.until or now
+    since = f.since or until - LIST_DEFAULT_SPAN
+    if until <= since:
+        raise Invalid("the end of the time range must be after its start")
+    where = alert_query.conditions(session, principal, f)
+    return count_over_time(session, where, Alert.first_at, since, until, zone), since, until

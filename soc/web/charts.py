@@ -67,16 +67,19 @@ def stacked_bars(
     height: int = 260,
     empty: str = "",
 ) -> str:
-    """Vertical bars, one per label, each stacked from the series in order (bottom first)."""
-    left, right, top, bottom = 44, 10, 30, 34
+    """Vertical bars, one per label, each stacked from the series in order (bottom first).
+    Below 200 px high the chart is compact: tighter margins, two gridlines instead of four."""
+    compact = height < 200
+    left, right, top, bottom = (44, 10, 22, 18) if compact else (44, 10, 30, 34)
+    ticks = 2 if compact else 4
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
-    step = nice_step(max(totals, default=0))
-    ceiling = step * 4
+    step = nice_step(max(totals, default=0), ticks)
+    ceiling = step * ticks
     out = _open(chart_id, title, desc, width, height)
-    out += _legend(series, left, 14)
-    for k in range(5):
-        y = top + plot_h - plot_h * k / 4
+    out += _legend(series, left, 13 if compact else 14)
+    for k in range(ticks + 1):
+        y = top + plot_h - plot_h * k / ticks
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9e2ec"/>')
         out.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#52606d">'
@@ -101,7 +104,8 @@ def stacked_bars(
             )
         if i % every == 0:
             out.append(
-                f'<text x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+                f'<text x="{left + i * slot + slot / 2:.1f}" y="{top + plot_h + (13 if compact else 16)}" '
+                f'text-anchor="middle" '
                 f'fill="#52606d">{escape(label)}</text>'
             )
     out.append(

@@ -104,6 +104,7 @@ def test_the_alert_list_chart_follows_the_filters_and_the_scope(web: Web) -> Non
     assert total("analyst", "agency=so-b") == "1"
     assert total("officer_a", "agency=so-b") == "0"
     assert total("officer_a", "status=all") == "3"
+    assert total("analyst", "status=all&host=web0") == "2"  # any filter of the list, e.g. the host
     day = (datetime.now(UTC) - timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
     assert total("analyst", f"status=all&from={day}") == "4"
 
