@@ -30,6 +30,7 @@ from soc.db.models import Agency, User, utcnow
 from soc.db.notify import AlertGroup, AlertGroupMember
 from soc.db.triage import AlertComment, AlertTransition
 from soc.errors import QueryError, StoreError
+from soc.notify.service import NotifyService
 from soc.store.base import EventStore, Window
 from soc.store.query import Or, Query, Term
 from soc.triage.alert_query import scope_of
@@ -119,6 +120,7 @@ def apply(
     versions: dict[str, str] | None = None,
     strict: bool = False,
     now: datetime | None = None,
+    notify: NotifyService | None = None,
 ) -> Outcome:
     """Apply one triage action to alerts the principal sees, all or nothing.
 
@@ -159,7 +161,28 @@ def apply(
         _write(session, principal, alert, changes, reason, now, agency_ids.get(alert.agency or ""), action)
         outcome.changed.append(alert.id)
     session.flush()
+    if notify is not None and action in STOPS_PAGING and outcome.changed:
+        _stop_paging(session, notify, principal, outcome.changed, now)
     return outcome
+
+
+STOPS_PAGING = ("acknowledge", "start")
+"""Someone is on it: the alert's notification group stops paging, as an e-mail acknowledgement does.
+Closing does not: the group resolves on the next tick once all its alerts are closed, and keeps
+paging while some are still open."""
+
+
+def _stop_paging(
+    session: Session, notify: NotifyService, principal: Principal, alert_ids: list[str], now: datetime
+) -> None:
+    groups = session.scalars(
+        select(AlertGroup)
+        .join(AlertGroupMember, AlertGroupMember.group_id == AlertGroup.id)
+        .where(AlertGroupMember.alert_id.in_(alert_ids), AlertGroup.state.in_(("pending", "firing")))
+        .distinct()
+    ).all()
+    for group in groups:
+        notify.acknowledge(session, group, principal.username, now, via="triage in the web app")
 
 
 def _load(session: Session, principal: Principal, ids: list[str]) -> list[Alert]:

@@ -22,7 +22,7 @@ router = APIRouter()
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def _service(request: Request) -> NotifyService:
+def notify_service(request: Request) -> NotifyService:
     svc = getattr(request.app.state, "notify", None)
     if svc is None:
         svc = request.app.state.notify = for_settings(request.app.state.settings)
@@ -51,7 +51,7 @@ def _refused(request: Request, exc: AckRefused) -> HTMLResponse:
 
 @router.get("/ack/{group_id}", response_class=HTMLResponse)
 def confirm_page(request: Request, group_id: str, token: str = Query("", alias="t")) -> HTMLResponse:
-    svc = _service(request)
+    svc = notify_service(request)
     try:
         with session_scope(request.app.state.db) as session:
             claims, group = ackflow.check(svc, session, token, group_id, utcnow())  # reads only
@@ -63,7 +63,7 @@ def confirm_page(request: Request, group_id: str, token: str = Query("", alias="
 
 @router.post("/ack/{group_id}", response_class=HTMLResponse)
 def acknowledge(request: Request, group_id: str, token: str = Form("", alias="t")) -> HTMLResponse:
-    svc = _service(request)
+    svc = notify_service(request)
     now = utcnow()
     try:
         with session_scope(request.app.state.db) as session:

@@ -23,6 +23,7 @@ from soc.triage import alert_query as aq
 from soc.triage import alerts as triage
 from soc.triage import suppress
 from soc.triage.principal import Conflict, Invalid, Principal
+from soc.web.ack import notify_service
 from soc.web.auth import reader, writer
 from soc.web.render import page, zone_of
 
@@ -253,7 +254,7 @@ def bulk_api(request: Request, principal: Triager, body: BulkIn) -> dict[str, An
         ids = _matching(session, principal, body.match, request) if body.match else body.alert_ids
         outcome = triage.apply(
             session, principal, ids, body.action, assignee=body.assignee, resolution=body.resolution,
-            reason=body.reason, versions=body.versions,
+            reason=body.reason, versions=body.versions, notify=notify_service(request),
         )  # fmt: skip
         return {"changed": outcome.changed, "skipped": outcome.skipped}
 
@@ -281,6 +282,7 @@ def bulk_form(request: Request, principal: Triager, form: Form) -> Response:
         outcome = triage.apply(
             session, principal, ids, action, assignee=_str(form, "assignee"),
             resolution=_str(form, "resolution"), reason=_str(form, "reason"), versions=versions,
+            notify=notify_service(request),
         )  # fmt: skip
     sep = "&" if "?" in back else "?"
     target = f"{back}{sep}{urlencode({'done': len(outcome.changed), 'skipped': len(outcome.skipped)})}"
@@ -401,7 +403,7 @@ def action_api(request: Request, principal: Triager, alert_id: str, body: Action
         versions = {alert_id: body.version} if body.version else {}
         triage.apply(
             session, principal, [alert_id], body.action, assignee=body.assignee, resolution=body.resolution,
-            reason=body.reason, versions=versions, strict=True,
+            reason=body.reason, versions=versions, strict=True, notify=notify_service(request),
         )  # fmt: skip
         return triage.as_json(triage.get(session, principal, alert_id))
 
@@ -416,6 +418,7 @@ def _detail_form(
                 session, principal, [alert_id], action, assignee=_str(form, "assignee"),
                 resolution=_str(form, "resolution"), reason=_str(form, "reason"),
                 versions={alert_id: version} if version else {}, strict=True,
+                notify=notify_service(request),
             )  # fmt: skip
     except (Invalid, Conflict) as exc:
         status = 409 if isinstance(exc, Conflict) else 400

@@ -319,6 +319,26 @@ def test_closing_every_alert_of_a_group_in_triage_sends_the_resolved_mail(db: En
         assert kinds == ["firing", "resolved"]
 
 
+def test_acknowledging_in_triage_stops_the_groups_paging_like_the_mail_link(db: Engine) -> None:
+    add(db, row("so-a", 1), row("so-a", 2))
+    svc = NotifyService(OncallConfig(), secret_key="k" * 40, base_url="http://soc.test")
+    with session_scope(db) as s:
+        grouping.on_new_alerts(s, ["so-a-1", "so-a-2"], T0)
+        svc.tick(s, T0 + timedelta(minutes=1))
+        assert s.scalar(select(AlertGroup.state)) == "firing"
+    with session_scope(db) as s:
+        triage.apply(s, who(s, "analyst"), ["so-a-1"], "assign", assignee="analyst", notify=svc)
+        assert s.scalar(select(AlertGroup.state)) == "firing"  # assigning alone is not "on it"
+        triage.apply(
+            s, who(s, "analyst"), ["so-a-1"], "acknowledge", notify=svc, now=T0 + timedelta(minutes=2)
+        )
+    with session_scope(db) as s:
+        group = s.scalars(select(AlertGroup)).one()
+        assert group.state == "acknowledged"
+        assert group.acked_by == "analyst"
+        assert group.escalation_next_at is None
+
+
 def test_suppress_similar_by_fields_counts_new_matches_and_closes_open_ones(db: Engine) -> None:
     add(db, row("so-a", 1, host="web1"), row("so-a", 2, host="web1"), row("so-a", 3, host="web2"),
         row("so-b", 4, host="web1"))  # fmt: skip
