@@ -42,6 +42,7 @@ test_parts() {
   command -v java >/dev/null && command -v mvn >/dev/null || apt_install default-jdk-headless maven
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || apt_install postgresql
   command -v chromium >/dev/null || apt_install chromium  # headless browser tests (Playwright drives Debian Chromium)
+  [ -x /usr/sbin/nginx ] || apt_install nginx-light  # tests check deploy/nginx/soc.conf with nginx -t
   ldconfig -p | grep -q 'libpcap\.so' || apt_install libpcap0.8  # scapy compiles BPF filters with it
   say "resolving the OpenSearch node and Elasticsearch through Maven (cached after the first time)"
   "$VENV/bin/soc" engine classpath
