@@ -75,7 +75,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     port = port or settings.port
     click.echo(t("serve.listening", settings.lang, url=f"http://{host}:{port}"))
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        # Proxy headers are believed only from the configured proxies (uvicorn rewrites the client).
+        proxies = settings.trusted_proxies.strip()
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning",
+            proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
+        )  # fmt: skip
     finally:
         jobs.stop()
         notify_jobs.stop()

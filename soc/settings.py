@@ -8,6 +8,7 @@ credentials), so it never has to sit in the environment or the YAML.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ class Settings:
     timezone: str = "Asia/Ho_Chi_Minh"
     base_url: str = ""
     """Public URL of the service, for links in e-mails; default: http://host:port."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (e.g.
+    127.0.0.1 for nginx on the same host); then sign-in limits and audit see the real client."""
     smtp_host: str = ""
     """Mail relay for notifications; empty: messages wait in the outbox."""
     smtp_port: int = 0
@@ -238,4 +242,9 @@ def _check(s: Settings) -> list[str]:
         problems.append("notify_max_attempts: must be >= 1")
     if s.base_url and not s.base_url.startswith(("http://", "https://")):
         problems.append(f"base_url: must start with http:// or https://: {s.base_url!r}")
+    for proxy in (p.strip() for p in s.trusted_proxies.split(",") if p.strip()):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(f"trusted_proxies: '{proxy}' is not an IP address or network")
     return problems

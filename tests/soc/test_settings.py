@@ -57,3 +57,10 @@ def test_it_requires_an_engine_url_for_engine_backends() -> None:
         load(environ={"SOC_STORE": "opensearch"})
     with pytest.raises(ConfigError, match="must start with http"):
         load(environ={"SOC_STORE": "elasticsearch", "SOC_STORE_URL": "es.local:9200"})
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    assert load(environ={"SOC_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}).trusted_proxies
+    with pytest.raises(ConfigError) as caught:
+        load(environ={"SOC_TRUSTED_PROXIES": "127.0.0.1,nginx"})
+    assert "trusted_proxies: 'nginx' is not an IP address or network" in str(caught.value)
