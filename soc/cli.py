@@ -17,6 +17,7 @@ from soc.engine.cli import engine_group
 from soc.errors import ConfigError, SocError
 from soc.i18n import t
 from soc.notify.cli import oncall_group
+from soc.store.cli import retention_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,6 +56,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from soc.db import migrate
     from soc.detect.service import detector_for
     from soc.notify.runner import jobs_for
+    from soc.store.retention import job_for as retention_job
     from soc.web.app import create_app
 
     os.umask(0o077)  # the databases, uploads and mail hold agencies' logs and credentials
@@ -67,6 +69,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         app = create_app(settings)
         jobs = detector_for(settings, app.state.store, app.state.db).schedule()
         notify_jobs = jobs_for(settings, app.state.db, registry=app.state.metrics.registry).start()
+        retention = retention_job(
+            settings, app.state.store, app.state.db, registry=app.state.metrics.registry
+        ).start()
     except ConfigError as exc:
         raise click.ClickException("\n".join(exc.problems)) from exc
     except SocError as exc:
@@ -84,6 +89,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     finally:
         jobs.stop()
         notify_jobs.stop()
+        retention.stop()
 
 
 @cli.command()
@@ -117,6 +123,7 @@ for group in (
     hunt_command,
     validate_command,
     oncall_group,
+    retention_group,
 ):
     cli.add_command(group)
 

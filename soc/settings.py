@@ -54,6 +54,13 @@ class Settings:
     """Sigma rules the scheduler runs; default: the bundled rules/ folder."""
     detection_settle_seconds: int = -1
     """How far behind now a detection window ends (engine refresh); -1: 0 for sqlite, 10 otherwise."""
+    retention_days: int = 0
+    """Days of events kept per dataset unless `retention` says otherwise; 0: keep forever."""
+    retention: str = ""
+    """Per-dataset days, `system.auth=90,network=30` (YAML: a mapping); a name also covers its
+    sub-datasets (`network` covers `network.flow`), the longest name wins; 0: keep forever."""
+    retention_interval_seconds: int = 3600
+    """How often `soc serve` applies retention."""
     lang: str = "en"
     """Language of CLI messages and default UI language: en or vi."""
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -206,12 +213,45 @@ def _convert(name: str, value: Any, where: str, problems: list[str]) -> Any:
             return int(value)
         if kind == "Path":
             return Path(str(value))
+        if name == "retention":
+            return _retention_text(value)
         if isinstance(value, dict | list):
             raise ValueError("expected a single value")
         return "" if value is None else str(value)
     except ValueError as exc:
         problems.append(f"{where}: {name}: {exc}: {value!r}")
         return None
+
+
+def retention_map(text: str) -> dict[str, int]:
+    """`system.auth=90, network=30` as {dataset: days}; ValueError names the first bad entry."""
+    out: dict[str, int] = {}
+    for entry in (e.strip() for e in text.split(",") if e.strip()):
+        dataset, sep, days = entry.partition("=")
+        dataset = dataset.strip()
+        if not sep or not dataset:
+            raise ValueError(f"'{entry}' is not dataset=days")
+        try:
+            number = int(days.strip())
+        except ValueError:
+            raise ValueError(f"'{entry}': days must be a whole number") from None
+        if number < 0:
+            raise ValueError(f"'{entry}': days must be >= 0 (0 keeps forever)")
+        if dataset in out:
+            raise ValueError(f"'{dataset}' is given twice")
+        out[dataset] = number
+    return out
+
+
+def _retention_text(value: Any) -> str:
+    if isinstance(value, dict):
+        text = ",".join(f"{k}={'' if v is None else v}" for k, v in value.items())
+    elif isinstance(value, list):
+        raise ValueError("expected a mapping of dataset: days")
+    else:
+        text = "" if value is None else str(value)
+    retention_map(text)
+    return text
 
 
 def _check(s: Settings) -> list[str]:
@@ -238,6 +278,10 @@ def _check(s: Settings) -> list[str]:
         problems.append("smtp_password: required when smtp_username is set (or SOC_SMTP_PASSWORD_FILE)")
     if s.smtp_timeout_seconds <= 0:
         problems.append("smtp_timeout_seconds: must be > 0")
+    if s.retention_days < 0:
+        problems.append("retention_days: must be >= 0 (0 keeps forever)")
+    if s.retention_interval_seconds < 60:
+        problems.append("retention_interval_seconds: must be >= 60")
     if s.notify_max_attempts < 1:
         problems.append("notify_max_attempts: must be >= 1")
     if s.base_url and not s.base_url.startswith(("http://", "https://")):

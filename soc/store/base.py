@@ -56,6 +56,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Partition:
+    """One daily partition of one dataset: an index on the engines, a (slug, day) on SQLite."""
+
+    slug: str
+    """`ecs.dataset_slug` of the dataset."""
+    day: date
+    name: str
+    """Index name (SQLite: the name the engines would use)."""
+
+
+@dataclass(frozen=True)
 class Page:
     hits: list[Hit]
     next: Cursor | None
@@ -113,6 +124,9 @@ class EventStore(Protocol):
 
         An event lacking one of the fields is not counted; an array counts once per value.
         """
+
+    def partitions(self) -> list[Partition]:
+        """Every daily event partition, sorted by name (what retention looks at)."""
 
     def delete_before(self, dataset: str, before: date) -> int:
         """Retention: drop the daily partitions of `dataset` dated before `before`. Returns events

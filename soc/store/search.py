@@ -18,7 +18,7 @@ import orjson
 from soc import ecs
 from soc.errors import StoreError
 from soc.store import dsl, prepare
-from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Window, WriteResult
+from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult
 from soc.store.clients import Engine
 from soc.store.query import Query
 
@@ -217,6 +217,17 @@ class SearchStore:
             if not agg["buckets"] or "after_key" not in agg:
                 return out
             composite["after"] = agg["after_key"]
+
+    def partitions(self) -> list[Partition]:
+        stem = f"{self.prefix}-events-"
+        out = []
+        for name in self._call(self.engine.indices, stem + "*"):
+            slug, _, day = name[len(stem) :].rpartition("-")
+            try:
+                out.append(Partition(slug, datetime.strptime(day, "%Y.%m.%d").date(), name))
+            except ValueError:  # not one of ours (a hand-made index under the prefix)
+                continue
+        return out
 
     def delete_before(self, dataset: str, before: date) -> int:
         stem = prepare.index_name(self.prefix, ecs.dataset_slug(dataset), "")

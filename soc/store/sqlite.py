@@ -24,7 +24,7 @@ import orjson
 from soc import ecs
 from soc.errors import StoreError
 from soc.store import prepare
-from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Window, WriteResult
+from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult
 from soc.store.matcher import Router, compiled, guard
 from soc.store.query import (
     And,
@@ -245,6 +245,17 @@ class SqliteStore:
                             )
                         out[i].append(hit)
         return out
+
+    def partitions(self) -> list[Partition]:
+        with self._locked():
+            rows = self._db.execute("SELECT DISTINCT slug, day FROM events").fetchall()
+        out = [
+            Partition(
+                slug, datetime.strptime(day, "%Y.%m.%d").date(), prepare.index_name(self.prefix, slug, day)
+            )
+            for slug, day in rows
+        ]
+        return sorted(out, key=lambda p: p.name)
 
     def delete_before(self, dataset: str, before: date) -> int:
         with self._locked():
