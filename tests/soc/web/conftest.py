@@ -8,6 +8,8 @@ in through the real login form (`web.login(name)`) or use an API token (`web.api
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,15 +42,20 @@ ACTORS: dict[str, list[tuple[str, str | None]]] = {
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 
 
-class Web:
-    def __init__(self, tmp: Path) -> None:
-        self.settings: Settings = settings_mod.load(environ={}, data_dir=tmp, secret_key="k" * 40)
-        migrate.upgrade(self.settings.resolved_database_url)
-        self.db: Engine = make_engine(self.settings.resolved_database_url)
-        self.store = SqliteStore(tmp / "events.db")
-        self.store.ensure_schema()
-        self.tokens: dict[str, str] = {}
-        with session_scope(self.db) as s:
+_TEMPLATE: tuple[Path, dict[str, str]] | None = None
+
+
+def _template() -> tuple[Path, dict[str, str]]:
+    """Migrate and create the actors once per test session (argon2 hashing and migrations take
+    seconds); each Web gets its own copy of the resulting SQLite file."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        folder = Path(tempfile.mkdtemp(prefix="soc-web-template-"))
+        url = f"sqlite:///{folder / 'soc.db'}"
+        migrate.upgrade(url)
+        db = make_engine(url)
+        raw_tokens: dict[str, str] = {}
+        with session_scope(db) as s:
             accounts.add_agency(s, "so-a", "Sở A", actor="test")
             accounts.add_agency(s, "so-b", "Sở B", actor="test")
             for name, roles in ACTORS.items():
@@ -57,7 +64,23 @@ class Web:
                     locale="en", roles=roles, actor="test",
                 )  # fmt: skip
                 raw, _ = tokens.create(s, name=f"{name} api", kind="api", user_id=user.id, actor="test")
-                self.tokens[name] = raw
+                raw_tokens[name] = raw
+        with db.connect() as conn:  # fold the WAL into the file before copying it
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.dispose()
+        _TEMPLATE = folder / "soc.db", raw_tokens
+    return _TEMPLATE
+
+
+class Web:
+    def __init__(self, tmp: Path) -> None:
+        self.settings: Settings = settings_mod.load(environ={}, data_dir=tmp, secret_key="k" * 40)
+        template, raw_tokens = _template()
+        shutil.copyfile(template, tmp / "soc.db")
+        self.db: Engine = make_engine(self.settings.resolved_database_url)
+        self.store = SqliteStore(tmp / "events.db")
+        self.store.ensure_schema()
+        self.tokens: dict[str, str] = dict(raw_tokens)
         self.app = create_app(self.settings, store=self.store, db=self.db)
         # Tests sign in many times from one address; test_login checks the real limit.
         self.app.state.login_limiter = LoginLimiter(attempts=1_000_000)
