@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from soc.db.models import utcnow
 from soc.db.session import session_scope
+from soc.dossiers.reminders import enqueue_due as dossier_reminders
+from soc.dossiers.service import DossierService
 from soc.notify.email import Email, SmtpConfig
 from soc.notify.oncall import OncallConfig
 from soc.notify.outbox import OutboxMetrics, OutboxWorker
@@ -32,10 +35,14 @@ class NotifyJobs:
     service: NotifyService
     worker: OutboxWorker
     interval_seconds: float = 2.0
+    dossiers: DossierService | None = None
+    dossier_interval: timedelta = timedelta(minutes=1)
+    """Dossier deadlines move in working days; checking them once a minute is plenty."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._dossiers_checked: datetime | None = None
 
     def run_once(self) -> tuple[int, int]:
         """One pass: (messages queued by due decisions, messages sent)."""
@@ -43,6 +50,13 @@ class NotifyJobs:
             queued = self.service.tick(session, utcnow())
         with session_scope(self.db) as session:  # incident reporting deadlines, apart from alert paging
             queued += len(incident_reminders(session, utcnow(), base_url=self.service.base_url))
+        now = utcnow()
+        if self.dossiers is not None and (
+            self._dossiers_checked is None or now - self._dossiers_checked >= self.dossier_interval
+        ):
+            with session_scope(self.db) as session:  # dossier reminders and escalations
+                queued += len(dossier_reminders(session, self.dossiers, now))
+            self._dossiers_checked = now
         return queued, self.worker.run_once()
 
     def start(self) -> NotifyJobs:
@@ -77,4 +91,4 @@ def jobs_for(
         db, {"primary": email, "secondary": email}, max_attempts=settings.notify_max_attempts,
         metrics=OutboxMetrics(registry), dead_letter_to=settings.notify_dead_letter_to, domain=service.domain,
     )  # fmt: skip
-    return NotifyJobs(db, service, worker)
+    return NotifyJobs(db, service, worker, dossiers=DossierService.from_settings(settings))
