@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.read": frozenset({"admin", "soc_analyst", "oncall", "agency_officer"}),
     "audit.read": frozenset({"admin"}),
     "dossiers.read": frozenset({"admin", "soc_analyst", "agency_officer", "appraiser", "approver"}),
+    "dossiers.redetermine": frozenset({"admin", "soc_analyst"}),
 }
 CITY_WIDE_SOC_ROLES = frozenset({"admin", "soc_analyst", "oncall"})
 
