@@ -17,6 +17,7 @@ import click  # noqa: E402
 import orjson  # noqa: E402
 
 from collectors import clashes, settings  # noqa: E402
+from collectors.enroll import enroll_command  # noqa: E402
 from collectors.parsers import FORMATS, parse_lines  # noqa: E402
 from collectors.settings import CollectorConfig  # noqa: E402
 from collectors.ship import ShipError, ship  # noqa: E402
@@ -238,6 +239,9 @@ def run_command(config_path: Path) -> None:
         signal.signal(sig, lambda *_: pipeline.stop.set())
     click.echo(_t("running", sources=len(config.sources), sink=config.sink_name), err=True)
     pipeline.run()
+
+
+main.add_command(enroll_command)
 
 
 def _load(path: Path) -> CollectorConfig:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from soc import settings as settings_mod
+from soc.collect.cli import collectors_group
 from soc.db.cli import agencies_group, audit_group, db_group, tokens_group, users_group
 from soc.detect.cli import hunt_command, rules_group
 from soc.dossiers.cli import validate_command
@@ -118,6 +119,7 @@ for group in (
     agencies_group,
     users_group,
     tokens_group,
+    collectors_group,
     audit_group,
     rules_group,
     hunt_command,
