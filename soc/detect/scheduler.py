@@ -1,10 +1,12 @@
 """Run every enabled rule on its interval over ingest-time windows: no gap, no duplicate.
 
-Per rule and window: evaluate (outside any transaction), then in ONE transaction write the
-alerts (create-only), the run-log row and the new watermark, the last with a compare-and-set on
-the old one. A failed run therefore never advances the watermark, and a window evaluated twice
-(retry, second replica) adds nothing. A lease in `rule_states` keeps two schedulers off the same
-rule; a rule that keeps failing is paused and reported while the others go on.
+Rules due for the same window are evaluated together in one pass over the events
+(`evaluate_many`); everything else stays per rule. Per rule and window: evaluate (outside any
+transaction), then in ONE transaction write the alerts (create-only), the run-log row and the new
+watermark, the last with a compare-and-set on the old one. A failed run therefore never advances
+the watermark, and a window evaluated twice (retry, second replica) adds nothing. A lease in
+`rule_states` keeps two schedulers off the same rule; a rule that keeps failing is paused and
+reported while the others go on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from soc.alerts.writer import write_alerts
 from soc.db.detection import DetectionGap, RuleRun, RuleState
 from soc.db.session import session_scope
 from soc.detect import windows
-from soc.detect.evaluate import evaluate
+from soc.detect.evaluate import evaluate, evaluate_many
 from soc.detect.model import Finding, Rule
 from soc.notify.grouping import on_new_alerts
 from soc.store.base import EventStore, Window
@@ -84,57 +86,126 @@ class Detector:
                 session.add(RuleState(rule_id=rule_id, updated_at=self.clock.now()))
 
     def run_all(self) -> list[RunReport]:
-        """One pass over every rule (what each scheduled job does for its own rule)."""
-        return [self.run_rule(rule_id) for rule_id in sorted(self.rules)]
+        """One cycle over every rule (what the scheduled jobs do for the rules of their interval)."""
+        return self.run_rules(sorted(self.rules))
 
     def run_rule(self, rule_id: str) -> RunReport:
-        rule = self.rules[rule_id]
-        report = RunReport(rule_id)
-        now = self.clock.now()
-        if not self._acquire(rule_id, now):
-            report.skipped = "lease held by another scheduler, or the rule is paused or disabled"
-            return report
-        try:
-            self._run_windows(rule, report)
-        finally:
-            self._release(rule_id)
-        return report
+        return self.run_rules([rule_id])[0]
 
-    def _run_windows(self, rule: Rule, report: RunReport) -> None:
+    def run_rules(self, rule_ids: Sequence[str]) -> list[RunReport]:
+        """Run the due windows of these rules; rules due for the same window are evaluated together
+        in one pass (`evaluate_many`). Leases, the compare-and-set watermark, gaps and failures stay
+        per rule: a batch only shares the reading of the events."""
+        reports = {rule_id: RunReport(rule_id) for rule_id in rule_ids}
         now = self.clock.now()
+        held = [rule_id for rule_id in rule_ids if self._acquire(rule_id, now)]
+        for rule_id in rule_ids:
+            if rule_id not in held:
+                reports[
+                    rule_id
+                ].skipped = "lease held by another scheduler, or the rule is paused or disabled"
+        try:
+            self._run_windows([self.rules[r] for r in held], reports)
+        finally:
+            for rule_id in held:
+                self._release(rule_id)
+        return [reports[rule_id] for rule_id in rule_ids]
+
+    def _run_windows(self, rules: list[Rule], reports: dict[str, RunReport]) -> None:
+        now = self.clock.now()
+        pending: dict[str, _Pending] = {}
+        for rule in rules:
+            todo = self._plan(rule, now, reports[rule.id])
+            if todo is not None and todo.windows:
+                pending[rule.id] = todo
+        while pending:
+            # Oldest window first; every rule due for exactly that window goes in one batch.
+            start, end = min(p.windows[0] for p in pending.values())
+            batch = [self.rules[r] for r, p in pending.items() if p.windows[0] == (start, end)]
+            began = time.monotonic()
+            results = self._evaluate_batch(batch, start, end)
+            for rule in batch:
+                todo = pending[rule.id]
+                report = reports[rule.id]
+                outcome = results[rule.id]
+                if isinstance(outcome, BaseException):
+                    report.error = f"{type(outcome).__name__}: {outcome}"
+                    self._record_failure(rule, start, end, now, report.error, began)
+                    del pending[rule.id]
+                    continue
+                backfill = start < todo.backfill_before
+                rows = [alert_row(f, (start, end), backfill=backfill, now=now) for f in outcome]
+                run = RuleRun(
+                    rule_id=rule.id, rule_version=rule.version, window_start=start, window_end=end,
+                    started_at=now, duration_ms=int((time.monotonic() - began) * 1000), findings=len(outcome),
+                    lag_seconds=int((now - end).total_seconds()), backfill=backfill, runner=self.runner,
+                )  # fmt: skip
+                created = self._commit(rule, todo.watermark, end, rows, run=run)
+                if created is None:
+                    report.skipped = "watermark moved by another scheduler"
+                    del pending[rule.id]
+                    continue
+                report.windows += 1
+                report.alerts += created
+                todo.watermark = end
+                todo.windows.pop(0)
+                if not todo.windows:
+                    del pending[rule.id]
+
+    def _plan(self, rule: Rule, now: datetime, report: RunReport) -> _Pending | None:
+        """The rule's due windows from its committed watermark; records a gap beyond the catch-up
+        limit first. None when another scheduler moved the watermark meanwhile."""
         with session_scope(self.db) as session:
             watermark = session.get(RuleState, rule.id).watermark_at  # type: ignore[union-attr]
         timing = windows.Timing(**{**self.timing.__dict__, "interval": rule.interval})
         plan = windows.plan(watermark, now, timing)
         if plan.gap is not None:
             reason = f"not caught up: older than the catch-up limit of {timing.catch_up} (outage?)"
-            if not self._commit(rule, watermark, plan.gap[1], [], run=None, gap=(plan.gap, reason)):
-                return
+            if self._commit(rule, watermark, plan.gap[1], [], run=None, gap=(plan.gap, reason)) is None:
+                return None
             watermark = plan.gap[1]
         if not plan.windows:
             report.skipped = "nothing due yet"
-        for start, end in plan.windows:
-            began = time.monotonic()
-            backfill = start < plan.backfill_before
+        return _Pending(watermark, list(plan.windows), plan.backfill_before)
+
+    def _evaluate_batch(
+        self, batch: list[Rule], start: datetime, end: datetime
+    ) -> dict[str, list[Finding] | BaseException]:
+        """Findings (or the error) per rule. One pass for the whole batch when it finishes within
+        the timeout; otherwise the rules it did not answer run one by one, each with its own
+        timeout, so a rule that raises or hangs only fails itself."""
+        if len(batch) == 1:
+            return {batch[0].id: self._outcome(batch[0], start, end)}
+        done: dict[str, list[Finding] | BaseException] = {}
+        lock = threading.Lock()
+        finished = threading.Event()
+
+        def work() -> None:
             try:
-                findings = self._evaluate(rule, start, end)
-            except Exception as exc:  # a rule's failure must never stop the scheduler
-                report.error = f"{type(exc).__name__}: {exc}"
-                self._record_failure(rule, start, end, now, report.error, began)
-                return
-            rows = [alert_row(f, (start, end), backfill=backfill, now=now) for f in findings]
-            run = RuleRun(
-                rule_id=rule.id, rule_version=rule.version, window_start=start, window_end=end,
-                started_at=now, duration_ms=int((time.monotonic() - began) * 1000), findings=len(findings),
-                lag_seconds=int((now - end).total_seconds()), backfill=backfill, runner=self.runner,
-            )  # fmt: skip
-            created = self._commit(rule, watermark, end, rows, run=run)
-            if created is None:
-                report.skipped = "watermark moved by another scheduler"
-                return
-            report.windows += 1
-            report.alerts += created
-            watermark = end
+                for rule, found in evaluate_many(self.store, batch, Window(start, end), rules=self.rules):
+                    with lock:
+                        if not finished.is_set():
+                            done[rule.id] = found
+            except BaseException as exc:  # the rules not answered yet run one by one below
+                log.info("batch pass stopped, its remaining rules run one by one: error=%s", exc)
+            finally:
+                finished.set()
+
+        threading.Thread(target=work, name="rule-batch", daemon=True).start()
+        finished.wait(timeout=self.rule_timeout_s)
+        with lock:
+            finished.set()
+            answered = dict(done)
+        for rule in batch:
+            if rule.id not in answered:
+                answered[rule.id] = self._outcome(rule, start, end)
+        return answered
+
+    def _outcome(self, rule: Rule, start: datetime, end: datetime) -> list[Finding] | BaseException:
+        try:
+            return self._evaluate(rule, start, end)
+        except Exception as exc:  # a rule's failure must never stop the scheduler
+            return exc
 
     def _evaluate(self, rule: Rule, start: datetime, end: datetime) -> list[Finding]:
         """Evaluate with a timeout; a rule that overruns is reported, the others go on."""
@@ -251,8 +322,17 @@ class Detector:
         return created
 
     def schedule(self) -> BackgroundJobs:
-        """Start APScheduler: one job per rule on its interval, never two runs of a rule at once."""
+        """Start APScheduler: the rules of each interval on it, never two runs of a rule at once."""
         return BackgroundJobs(self)
+
+
+@dataclass
+class _Pending:
+    """A rule's windows still to run in this pass, and the watermark its next commit expects."""
+
+    watermark: datetime | None
+    windows: list[tuple[datetime, datetime]]
+    backfill_before: datetime
 
 
 def _is(column: InstrumentedAttribute[datetime | None], value: datetime | None) -> ColumnElement[bool]:
@@ -264,12 +344,17 @@ class BackgroundJobs:
         from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        by_interval: dict[timedelta, list[str]] = {}
         for rule in detector.rules.values():
+            by_interval.setdefault(rule.interval, []).append(rule.id)
+        # One job per interval runs its rules as one batch; a rule belongs to one job, and
+        # max_instances=1 keeps two runs of it from overlapping.
+        for interval, rule_ids in sorted(by_interval.items()):
             self.scheduler.add_job(
-                _guarded(detector.run_rule, rule.id),
+                _guarded(detector.run_rules, sorted(rule_ids)),
                 "interval",
-                seconds=rule.interval.total_seconds(),
-                id=rule.id,
+                seconds=interval.total_seconds(),
+                id=f"rules-every-{int(interval.total_seconds())}s",
                 max_instances=1,
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
@@ -280,13 +365,13 @@ class BackgroundJobs:
         self.scheduler.shutdown(wait=True)
 
 
-def _guarded(run: Callable[[str], RunReport], rule_id: str) -> Callable[[], None]:
+def _guarded(run: Callable[[Sequence[str]], list[RunReport]], rule_ids: list[str]) -> Callable[[], None]:
     def job() -> None:
         try:
-            report = run(rule_id)
-            if report.error:
-                log.warning("rule run failed: rule=%s error=%s", rule_id, report.error)
+            for report in run(rule_ids):
+                if report.error:
+                    log.warning("rule run failed: rule=%s error=%s", report.rule_id, report.error)
         except Exception:
-            log.exception("rule job crashed; the scheduler goes on: rule=%s", rule_id)
+            log.exception("rule job crashed; the scheduler goes on: rules=%s", ",".join(rule_ids))
 
     return job

@@ -16,6 +16,8 @@ from sqlalchemy import Engine, func, select
 from soc.db import migrate
 from soc.db.detection import Alert, DetectionGap, RuleRun, RuleState, Suppression
 from soc.db.session import make_engine, session_scope
+from soc.detect import scheduler
+from soc.detect.evaluate import evaluate_many
 from soc.detect.model import Rule
 from soc.detect.scheduler import Detector
 from soc.detect.windows import Timing
@@ -232,3 +234,45 @@ def test_it_runs_each_rule_as_a_background_job(store: EventStore, db: Engine) ->
         jobs.stop()
     assert done == {"ssh-failed", "other"}
     assert len(alerts(db)) == 2
+
+
+def test_it_evaluates_the_rules_due_for_one_window_in_one_pass(
+    store: EventStore, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(T0)
+    other = rule("root-user", Term("user.name", "root"))
+    detector = Detector(store, db, [rule(), other], clock=clock, timing=TIMING)
+    detector.run_all()
+    put(store, 3, T0 + timedelta(minutes=1), user={"name": "root"})
+    batches: list[list[str]] = []
+
+    def counting(store: EventStore, selected: list[Rule], *args: Any, **kwargs: Any) -> Any:
+        batches.append([r.id for r in selected])
+        return evaluate_many(store, selected, *args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "evaluate_many", counting)
+    clock.at = T0 + timedelta(minutes=6)
+    reports = detector.run_all()
+    assert batches == [["root-user", "ssh-failed"]]
+    assert [(r.windows, r.alerts) for r in reports] == [(1, 3), (1, 3)]
+    assert runs(db)[-1].window_end == T0 + timedelta(minutes=5, seconds=50)
+
+
+def test_it_runs_a_batch_that_overruns_rule_by_rule(
+    store: EventStore, db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock(T0)
+    detector = Detector(store, db, [rule(), rule("other")], clock=clock, timing=TIMING, rule_timeout_s=0.5)
+    detector.run_all()
+    put(store, 2, T0 + timedelta(minutes=1))
+
+    def stuck(*_: Any, **__: Any) -> Any:
+        time.sleep(2)
+        return iter(())
+
+    monkeypatch.setattr(scheduler, "evaluate_many", stuck)
+    clock.at = T0 + timedelta(minutes=6)
+    reports = detector.run_all()
+    assert [(r.rule_id, r.windows, r.alerts, r.error) for r in reports] == [
+        ("other", 1, 2, None), ("ssh-failed", 1, 2, None)
+    ]  # fmt: skip
