@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SIGMAHQ = Path("/work/shared/data/sigmahq/rules")
 AT = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 WINDOW = Window(AT, AT + timedelta(seconds=1))
-TRAPS = [
+TRAPS: list[dict[str, Any]] = [
     {"event.dataset": "system.auth", "user.name": "\u212aali", "message": "ROOT \u017fession"},
     {"event.dataset": "auditd.log", "process.name": "WGET", "process.command_line": "Curl -O x\ny"},
     {"event.dataset": "auditd.log", "process.executable": "/USR/BIN/WGET", "auditd.log.a0": "un\u017fhadow"},
