@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from soc.dossiers.messages import Problem, problem
-from soc.dossiers.playbook import Playbook, read_playbook
+from soc.dossiers.playbook import CREATED, Playbook, read_playbook
 from soc.errors import ConfigError
 
 BUNDLED = Path(__file__).resolve().parents[2] / "playbooks"
@@ -69,3 +70,18 @@ def load_library(folder: Path | None = None, lang: str = "en") -> Library:
     if problems:
         raise ConfigError([p.render(lang) for p in problems])
     return library
+
+
+@lru_cache(maxsize=4)
+def _loaded(folder: str) -> Library:
+    return load_library(Path(folder))
+
+
+def bundled() -> Library:
+    """The shipped playbooks, loaded once: for callers that were not handed a configured library."""
+    return _loaded(str(BUNDLED))
+
+
+def report_hours(playbook: Playbook) -> dict[str, int]:
+    """An incident playbook's reports and their limits: deadline name -> hours after creation."""
+    return {d.name: d.hours for d in playbook.deadlines if d.hours is not None and d.anchor == CREATED}

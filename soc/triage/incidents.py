@@ -1,5 +1,8 @@
 """Incidents: alerts of one agency escalated into a case, with owner, status, notes and the
-reporting clock (initial notice 24 h after creation; full report 72 h for serious incidents).
+reporting clock. A new incident starts the incident-reporting playbook (the library's default
+`kind: incident` playbook, playbooks/incident-reporting.yml): its deadlines in hours give the
+initial notice (every incident; 24 h as shipped) and the full report (serious incidents only; 72 h).
+Which playbook started an incident is kept in its `incident.create` audit entry.
 
 Every read is scoped to the principal's agencies; an incident of another agency is NotFound.
 Every change writes the audit log in the same transaction; alert links also write the alert's
@@ -20,13 +23,16 @@ from soc.db import accounts, audit
 from soc.db.detection import Alert
 from soc.db.models import AuditEntry, RoleGrant, User
 from soc.db.triage import AlertTransition, Incident, IncidentNote
+from soc.dossiers.library import Library, bundled, report_hours
+from soc.dossiers.playbook import Playbook
+from soc.errors import ConfigError
 from soc.triage.principal import PERMISSIONS, Conflict, Invalid, NotFound, Principal
 
 SEVERITIES = ("low", "medium", "high", "critical")
 STATUSES = ("open", "contained", "closed")
 REPORTS = ("initial_notice", "full_report")
-INITIAL_NOTICE_AFTER = timedelta(hours=24)
-FULL_REPORT_AFTER = timedelta(hours=72)
+"""The reports of the incident-reporting playbook, named as its deadlines; their hours come from it.
+Every incident owes the initial notice; only serious ones (or critical) owe the full report."""
 REMIND_BEFORE = timedelta(hours=2)
 MAX_ALERTS = 500
 MAX_NOTE = 10_000
@@ -66,6 +72,45 @@ class IncidentPage:
     total: int
     counts: dict[str, int] = field(default_factory=dict)
     """Incidents per status under the same filter (without the status filter)."""
+
+
+def reporting_playbook(library: Library | None = None) -> Playbook:
+    """The playbook a new incident starts: the library's default incident playbook (without a
+    library, the shipped playbooks)."""
+    return (library or bundled()).default("incident")
+
+
+def report_deadlines(playbook: Playbook) -> dict[str, timedelta]:
+    """Each report's time limit from creation, as the playbook's deadlines in hours set it."""
+    hours = report_hours(playbook)
+    missing = [r for r in REPORTS if r not in hours]
+    if missing:
+        raise ConfigError(
+            [f"{playbook.path}: incident playbook '{playbook.id}' has no deadline in hours "
+             f"anchored at creation for {', '.join(missing)}"]
+        )  # fmt: skip
+    return {r: timedelta(hours=hours[r]) for r in REPORTS}
+
+
+def started_by(session: Session, incident: Incident) -> str | None:
+    """The id of the playbook that started the incident (None for incidents older than that record)."""
+    stmt = select(AuditEntry.detail).where(
+        AuditEntry.target_type == "incident",
+        AuditEntry.target_id == str(incident.id),
+        AuditEntry.action == "incident.create",
+    )
+    detail = session.scalar(stmt.order_by(AuditEntry.id).limit(1))
+    found = (detail or {}).get("playbook")
+    return str(found) if found else None
+
+
+def playbook_of(session: Session, incident: Incident, library: Library | None = None) -> Playbook:
+    """The playbook the incident started (the current default if it is no longer loaded)."""
+    library = library or bundled()
+    found = started_by(session, incident)
+    if found is not None and found in library.playbooks:
+        return library.playbooks[found]
+    return reporting_playbook(library)
 
 
 def timers(incident: Incident, now: datetime) -> list[Timer]:
@@ -160,9 +205,11 @@ def escalate(
     title: str | None = None,
     severity: str | None = None,
     serious: bool = False,
+    library: Library | None = None,
 ) -> Incident:
     """Attach alerts to an incident: an existing one (`incident_id`) or a new one (`title`,
-    `severity`). All alerts must be visible and of one agency, the incident's."""
+    `severity`). All alerts must be visible and of one agency, the incident's. A new incident
+    starts the default incident-reporting playbook of `library` (default: the shipped playbooks)."""
     principal.require("incidents.write")
     alerts = visible_alerts(session, principal, alert_ids)
     agencies = {a.agency for a in alerts}
@@ -197,9 +244,13 @@ def escalate(
                 id=incident.id,
             )
         action = "incident.attach"
+        started: dict[str, Any] = {}
     else:
-        incident = _create(session, principal, agency, title, severity, serious, now)
+        playbook = reporting_playbook(library)
+        incident = _create(session, principal, agency, title, severity, serious, now, playbook)
         action = "incident.create"
+        started = {"playbook": playbook.id,
+                   "playbook_title": {"en": playbook.title.en, "vi": playbook.title.vi}}  # fmt: skip
     linked = [a for a in alerts if a.incident_id != incident.id]
     for a in linked:
         a.incident_id = incident.id
@@ -210,7 +261,7 @@ def escalate(
                                  body=_observables(linked)))  # fmt: skip
     _touch(incident, now)
     session.flush()
-    _audit(session, principal, action, incident, now, alerts=[a.id for a in linked])
+    _audit(session, principal, action, incident, now, alerts=[a.id for a in linked], **started)
     return incident
 
 
@@ -252,8 +303,10 @@ def update(
     serious: bool | None = None,
     owner: str | None = None,
     title: str | None = None,
+    library: Library | None = None,
 ) -> Incident:
     """Change status, severity (and seriousness), owner ("" unassigns) or title; returns the incident.
+    An incident turning serious gets the full-report deadline of the playbook that started it.
 
     With `version`, a change based on an older read is refused (Conflict)."""
     principal.require("incidents.write")
@@ -268,8 +321,12 @@ def update(
         incident.status = status
         incident.closed_at = now if status == "closed" else None
     if severity is not None or serious is not None:
+        full_after = report_deadlines(playbook_of(session, incident, library))["full_report"]
         changes |= _set_severity(
-            incident, severity or incident.severity, incident.serious if serious is None else serious
+            incident,
+            severity or incident.severity,
+            incident.serious if serious is None else serious,
+            full_after,
         )
     if owner is not None and (owner.strip() or None) != incident.owner:
         new_owner = owner.strip() or None
@@ -358,21 +415,23 @@ def _create(
     severity: str | None,
     serious: bool,
     now: datetime,
+    playbook: Playbook,
 ) -> Incident:
     if not principal.sees(agency):  # defence in depth: the alerts were already scoped
         raise NotFound("agency")
+    limits = report_deadlines(playbook)
     incident = Incident(
         title=_title(title or ""), agency=agency, severity="medium", status="open",
         created_by=principal.username, created_at=now, updated_at=now,
-        initial_notice_due=now + INITIAL_NOTICE_AFTER, version=0,
+        initial_notice_due=now + limits["initial_notice"], version=0,
     )  # fmt: skip
-    _set_severity(incident, severity or "", serious)
+    _set_severity(incident, severity or "", serious, limits["full_report"])
     session.add(incident)
     session.flush()
     return incident
 
 
-def _set_severity(incident: Incident, severity: str, serious: bool) -> dict[str, Any]:
+def _set_severity(incident: Incident, severity: str, serious: bool, full_after: timedelta) -> dict[str, Any]:
     if severity not in SEVERITIES:
         raise IncidentError("incidents.error.severity", f"severity must be one of {', '.join(SEVERITIES)}")
     serious = serious or severity == "critical"
@@ -383,7 +442,7 @@ def _set_severity(incident: Incident, severity: str, serious: bool) -> dict[str,
         changes["serious"] = [bool(incident.serious), serious]
     incident.severity, incident.serious = severity, serious
     if serious and incident.full_report_due is None:
-        incident.full_report_due = incident.created_at + FULL_REPORT_AFTER
+        incident.full_report_due = incident.created_at + full_after
     elif not serious and incident.full_report_at is None:
         incident.full_report_due = None
     return changes
