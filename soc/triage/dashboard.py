@@ -1,5 +1,7 @@
 """The dashboard's numbers: alerts over time by severity, top rules, alerts per agency, mean time
-to acknowledge and to resolve, open alerts by status — always within the principal's agencies.
+to acknowledge and to resolve, open alerts by status — always within the principal's agencies —
+and, for readers of dossiers, the security-level dossier status ("approved X of Y" per agency),
+scoped as the dossier list is.
 
 Counting happens in the database (per UTC hour, then regrouped here into local hours or days), so
 a range of 30 days at 100k alerts reads at most 720 × 5 small rows.
@@ -19,6 +21,9 @@ from sqlalchemy.orm import Session
 from soc.db.detection import Alert
 from soc.db.models import Agency
 from soc.detect.model import LEVELS
+from soc.dossiers import browse, report
+from soc.dossiers.access import Actor
+from soc.dossiers.service import DossierService
 from soc.triage import alert_query
 from soc.triage.principal import Invalid, Principal
 
@@ -264,3 +269,39 @@ def list_chart(
         raise Invalid("the end of the time range must be after its start")
     where = alert_query.conditions(session, principal, f)
     return count_over_time(session, where, Alert.first_at, since, until, zone), since, until
+
+
+@dataclass(frozen=True)
+class AgencyDossiers:
+    code: str
+    name: str
+    approved: int
+    total: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class DossierStatus:
+    """ "Approved X of Y" over the dossiers the reader may see, and per agency (by name)."""
+
+    approved: int
+    total: int
+    overdue: int
+    per_agency: list[AgencyDossiers]
+
+
+def dossier_status(
+    session: Session, principal: Principal, service: DossierService, now: datetime
+) -> DossierStatus | None:
+    """The dossier status the reader may see (None without dossiers.read): the city for city-wide
+    roles, an officer's own agency, an appraiser's or approver's routed dossiers."""
+    if not principal.can("dossiers.read"):
+        return None
+    actor = Actor(principal.username, principal.grants)
+    scope = browse.scope_of(service, session, actor)
+    whole = report.status(session, service, now, scope=scope)
+    rows = [
+        AgencyDossiers(a.code, a.name, a.status.approved, a.status.total, a.status.overdue)
+        for a in report.by_agency(session, service, now, scope=scope)
+    ]
+    return DossierStatus(whole.approved, whole.total, whole.overdue, rows)

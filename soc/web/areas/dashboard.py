@@ -1,5 +1,6 @@
 """Dashboard: alerts over time by severity, top rules, alerts per agency, mean time to acknowledge
-and to resolve, open alerts by status — the page /dashboard (server-side SVG charts), the numbers
+and to resolve, open alerts by status, and for dossier readers the security-level dossier status
+("approved X of Y" per agency, overdue) — the page /dashboard (server-side SVG charts), the numbers
 as JSON under /api/v1/dashboard, and the alerts-over-time chart of the alert list as an SVG."""
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ class TimesOut(BaseModel):
     resolved: int
 
 
+class AgencyDossiersOut(BaseModel):
+    agency: str
+    name: str
+    approved: int
+    total: int
+    overdue: int
+
+
+class DossierStatusOut(BaseModel):
+    approved: int
+    """Current dossiers (each system's newest, not withdrawn) in an approved state."""
+    total: int
+    overdue: int
+    """Dossiers with a missed deadline."""
+    per_agency: list[AgencyDossiersOut]
+
+
 class DashboardOut(BaseModel):
     range: str
     start: datetime
@@ -69,6 +87,8 @@ class DashboardOut(BaseModel):
     per_agency: list[AgencyCount]
     times: TimesOut
     open_by_status: dict[str, int]
+    dossiers: DossierStatusOut | None = None
+    """Security-level dossiers you may see; only with the dossiers.read permission."""
 
 
 def _zone(request: Request) -> ZoneInfo:
@@ -87,7 +107,47 @@ def _load(request: Request, principal: Principal, range_key: str, agency: str | 
         )
 
 
-def _out(d: service.Dashboard) -> DashboardOut:
+def _dossiers(request: Request, principal: Principal) -> service.DossierStatus | None:
+    with session_scope(request.app.state.db) as s:
+        return service.dossier_status(s, principal, request.app.state.dossiers, utcnow())
+
+
+def _dossiers_out(found: service.DossierStatus | None) -> DossierStatusOut | None:
+    if found is None:
+        return None
+    return DossierStatusOut(
+        approved=found.approved, total=found.total, overdue=found.overdue,
+        per_agency=[AgencyDossiersOut(agency=a.code, name=a.name, approved=a.approved, total=a.total,
+                                      overdue=a.overdue) for a in found.per_agency],
+    )  # fmt: skip
+
+
+def _short(name: str, most: int = 18) -> str:
+    return name if len(name) <= most else name[: most - 1] + "…"
+
+
+def dossiers_svg(found: service.DossierStatus, lang: str) -> str:
+    """Approved and not yet approved dossiers per agency, stacked to the agency's total."""
+    rows = found.per_agency
+    series = [
+        charts.Series("approved", t("dashboard.dossiers_approved", lang), "#1b7a3a",
+                      [a.approved for a in rows]),
+        charts.Series("pending", t("dashboard.dossiers_not_approved", lang), "#52606d",
+                      [a.total - a.approved for a in rows]),
+    ]  # fmt: skip
+    per_agency = "; ".join(
+        t("dashboard.dossiers_row", lang, name=a.name, approved=a.approved, total=a.total, overdue=a.overdue)
+        for a in rows
+    )
+    desc = t("dashboard.dossiers_desc", lang, approved=found.approved, total=found.total,
+             overdue=found.overdue, per_agency=per_agency or "—")  # fmt: skip
+    return charts.stacked_bars(
+        "c-dossiers", t("dashboard.dossiers_chart", lang), desc, [_short(a.name) for a in rows], series,
+        width=max(360, min(1120, 110 * len(rows) + 60)), height=260, empty=t("dashboard.dossiers_none", lang),
+    )  # fmt: skip
+
+
+def _out(d: service.Dashboard, dossiers: service.DossierStatus | None = None) -> DashboardOut:
     chart = d.over_time
     return DashboardOut(
         range=d.range, start=d.start, end=d.end, bucket=chart.bucket, total=d.total,
@@ -95,7 +155,7 @@ def _out(d: service.Dashboard) -> DashboardOut:
                    for i, at in enumerate(chart.starts)],
         top_rules=[RuleCount(rule_id=r, title=title, alerts=n) for r, title, n in d.top_rules],
         per_agency=[AgencyCount(agency=a, name=name, alerts=n) for a, name, n in d.per_agency],
-        times=TimesOut(**d.times.__dict__), open_by_status=d.open_by_status,
+        times=TimesOut(**d.times.__dict__), open_by_status=d.open_by_status, dossiers=_dossiers_out(dossiers),
     )  # fmt: skip
 
 
@@ -131,6 +191,7 @@ def dashboard_page(
     agency: str | None = None,
 ) -> HTMLResponse:
     d = _load(request, principal, range, agency)
+    dossiers = _dossiers(request, principal)
     lang, zone = lang_of(request), _zone(request)
     with session_scope(request.app.state.db) as s:
         agencies = [(a.code, a.name) for a in list_agencies(s) if principal.sees(a.code)]
@@ -152,9 +213,11 @@ def dashboard_page(
             [(status_names[st], n) for st, n in d.open_by_status.items()], colour="#8a5a00",
         ),
     }  # fmt: skip
+    if dossiers is not None:
+        svgs["dossiers"] = dossiers_svg(dossiers, lang)
     safe = {k: Markup(v) for k, v in svgs.items()}  # noqa: S704 - charts.py escapes every text it draws
     return page(
-        request, "pages/dashboard_overview.html", d=d, svg=safe,
+        request, "pages/dashboard_overview.html", d=d, svg=safe, dossiers=dossiers,
         ranges=list(service.RANGES), agencies=agencies, agency=agency or "",
         labels=_labels(d.over_time, zone),
         level_names=level_names, status_names=status_names, levels=SEVERE_FIRST,
@@ -172,8 +235,9 @@ def dashboard_api(
     agency: Annotated[str | None, Query(description="Only this agency (code).")] = None,
 ) -> DashboardOut:
     """The dashboard's numbers for your agencies: alerts over time by severity, top rules, alerts
-    per agency, mean time to acknowledge and to resolve, open alerts by status."""
-    return _out(_load(request, principal, range, agency))
+    per agency, mean time to acknowledge and to resolve, open alerts by status; with dossiers.read,
+    the security-level dossiers you may see ("approved X of Y", per agency, overdue)."""
+    return _out(_load(request, principal, range, agency), _dossiers(request, principal))
 
 
 @router.get("/dashboard/charts/alerts-over-time.svg", response_class=Response, include_in_schema=False)

@@ -60,4 +60,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Số liệu tính theo thời điểm tạo cảnh báo; "
         "thời gian phản hồi tính trên các cảnh báo tạo trong khoảng.",
     },
+    "dashboard.dossiers": {"en": "Security-level dossiers", "vi": "Hồ sơ đề xuất cấp độ"},
+    "dashboard.dossiers_headline": {
+        "en": "{approved} of {total} dossiers approved",
+        "vi": "{approved}/{total} hồ sơ đã được phê duyệt",
+    },
+    "dashboard.dossiers_overdue": {"en": "Overdue", "vi": "Quá hạn"},
+    "dashboard.dossiers_overdue_n": {"en": "{n} overdue", "vi": "{n} hồ sơ quá hạn"},
+    "dashboard.dossiers_approved": {"en": "Approved", "vi": "Đã phê duyệt"},
+    "dashboard.dossiers_not_approved": {"en": "Not yet approved", "vi": "Chưa phê duyệt"},
+    "dashboard.dossiers_total": {"en": "Total", "vi": "Tổng số"},
+    "dashboard.dossiers_chart": {
+        "en": "Dossiers approved per agency",
+        "vi": "Hồ sơ đã được phê duyệt theo cơ quan",
+    },
+    "dashboard.dossiers_desc": {
+        "en": "{approved} of {total} dossiers approved, {overdue} overdue. Per agency: {per_agency}.",
+        "vi": "{approved}/{total} hồ sơ đã được phê duyệt, {overdue} hồ sơ quá hạn. "
+        "Theo cơ quan: {per_agency}.",
+    },
+    "dashboard.dossiers_row": {
+        "en": "{name} {approved} of {total} approved, {overdue} overdue",
+        "vi": "{name} {approved}/{total} đã phê duyệt, {overdue} quá hạn",
+    },
+    "dashboard.dossiers_none": {"en": "No dossiers yet", "vi": "Chưa có hồ sơ"},
+    "dashboard.dossiers_open": {"en": "Open the dossier list", "vi": "Mở danh sách hồ sơ"},
 }
