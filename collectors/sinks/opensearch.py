@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ import orjson
 from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry
 from soc.ecs import dataset_slug, format_time, parse_time
 
+_AGENCY_UNSAFE = re.compile(r"[^a-z0-9_-]+")  # as soc.store.prepare.agency_part: never a '.'
+
 
 @dataclass(frozen=True)
 class OpenSearchSink:
@@ -30,7 +33,8 @@ class OpenSearchSink:
     agency: str = ""
     """organization.id written on every event (the service takes it from the token instead)."""
     index_prefix: str = "soc"
-    """Indices are <prefix>-events-<dataset>-<day>."""
+    """Indices are <prefix>-events-<agency>.<dataset>-<day>, as the service writes them, so an
+    engine role can limit a collector to its own agency's indices (`soc engine bootstrap`)."""
     api_key: str = ""
     """Base64 `id:key` API key (or use api_key_file)."""
     api_key_file: str = ""
@@ -102,7 +106,9 @@ class Bulk:
             day = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
         except ValueError:
             day = "undated"
-        return f"{self.config.index_prefix}-events-{dataset_slug(doc.get('event', {}).get('dataset'))}-{day}"
+        agency = _AGENCY_UNSAFE.sub("_", self.config.agency.lower())[:64] or "_"
+        slug = dataset_slug(doc.get("event", {}).get("dataset"))
+        return f"{self.config.index_prefix}-events-{agency}.{slug}-{day}"
 
     def close(self) -> None:
         self.client.close()

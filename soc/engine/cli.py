@@ -156,3 +156,64 @@ def classpath_command() -> None:
     except EngineError as exc:
         raise _fail(exc) from exc
     click.echo(message("classpath", jars=len(jars.split(os.pathsep)), cache=cache))
+
+
+@engine_group.command("bootstrap")
+@click.option(
+    "--agency", "agencies", multiple=True, help="Agency code; repeat. Default: every agency in the app DB."
+)
+@click.option(
+    "--file-realm", "conf_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Write roles.yml, users and users_roles into this node config directory instead of calling the "
+    "security API (Elasticsearch's integ-test zip has no .security index; repeat on every node).",
+)  # fmt: skip
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the new credentials, one 0600 file each.",
+)  # fmt: skip
+@click.pass_context
+def bootstrap_command(
+    ctx: click.Context, agencies: tuple[str, ...], conf_dir: Path | None, out_dir: Path
+) -> None:
+    """Least privilege on Elasticsearch: index templates, a write-only role per agency, soc_reader,
+    soc_service, and a credential per agency collector (the store settings must be an administrator)."""
+    from soc.db.cli import get_settings
+    from soc.engine import bootstrap
+    from soc.errors import SocError
+    from soc.store import open_store
+    from soc.store.clients import connect
+
+    settings = get_settings(ctx)
+    if settings.store != "elasticsearch":
+        raise EngineFailure(
+            f"bootstrap supports store: elasticsearch only (this service uses {settings.store})"
+        )
+    codes = list(agencies) or _agency_codes(ctx)
+    if not codes:
+        raise EngineFailure("no agencies: add them with `soc agencies add` or give --agency")
+    try:
+        store = open_store(settings)  # installs the index templates
+        store.close()
+        if conf_dir is not None:
+            creds = bootstrap.apply_files(conf_dir, settings.store_index_prefix, codes)
+        else:
+            engine = connect(settings)
+            try:
+                creds = bootstrap.apply_api(getattr(engine, "client"), settings.store_index_prefix, codes)  # noqa: B009
+            finally:
+                engine.close()
+    except (SocError, OSError) as exc:
+        raise EngineFailure(str(exc)) from exc
+    except Exception as exc:  # the engine client's own errors (authorisation, connection)
+        raise EngineFailure(f"{type(exc).__name__}: {exc}") from exc
+    for path, cred in zip(bootstrap.write_credentials(out_dir, creds), creds, strict=True):
+        who = cred.username or "API key"
+        click.echo(f"{cred.role}: {who} -> {path}")
+
+
+def _agency_codes(ctx: click.Context) -> list[str]:
+    from soc.db import accounts
+    from soc.db.cli import unit_of_work
+
+    with unit_of_work(ctx) as (_, session):
+        return [a.code for a in accounts.list_agencies(session)]

@@ -64,6 +64,8 @@ class Partition:
     day: date
     name: str
     """Index name (SQLite: the name the engines would use)."""
+    agency: str = ""
+    """As in the index name (`prepare.agency_part`)."""
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,19 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def index_name(prefix: str, slug: str, day: str) -> str:
-    return f"{prefix}-events-{slug}-{day}"
+_AGENCY_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+def agency_part(agency: str) -> str:
+    """The agency as it appears in index names: never a '.', so the first '.' ends it."""
+    return _AGENCY_UNSAFE.sub("_", agency.lower())[:64] or "_"
+
+
+def index_name(prefix: str, agency: str, slug: str, day: str) -> str:
+    """`soc-events-<agency>.<dataset>-<yyyy.mm.dd>`: an agency's own indices, so an engine role can
+    grant `soc-events-<agency>.*` and nothing of another agency (agency codes hold no '.'; with '-'
+    as the separator, agency `so`'s pattern would also cover agency `so-a`)."""
+    return f"{prefix}-events-{agency_part(agency)}.{slug}-{day}"
 
 
 def prepare(raw: Mapping[str, Any], *, agency: str, ingested: datetime, prefix: str) -> Prepared | Rejected:
@@ -125,7 +136,7 @@ def _prepare(raw: Mapping[str, Any], batch: Batch) -> Prepared | Rejected:
     day = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
     return Prepared(
         id=doc_id,
-        index=index_name(batch.prefix, slug, day),
+        index=index_name(batch.prefix, agency, slug, day),
         slug=slug,
         day=day,
         dataset=dataset,

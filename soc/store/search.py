@@ -222,21 +222,22 @@ class SearchStore:
         stem = f"{self.prefix}-events-"
         out = []
         for name in self._call(self.engine.indices, stem + "*"):
-            slug, _, day = name[len(stem) :].rpartition("-")
+            agency, dot, rest = name[len(stem) :].partition(".")
+            slug, _, day = rest.rpartition("-")
             try:
-                out.append(Partition(slug, datetime.strptime(day, "%Y.%m.%d").date(), name))
+                at = datetime.strptime(day, "%Y.%m.%d").date()
             except ValueError:  # not one of ours (a hand-made index under the prefix)
                 continue
+            if dot and slug:
+                out.append(Partition(slug, at, name, agency))
         return out
 
     def delete_before(self, dataset: str, before: date) -> int:
-        stem = prepare.index_name(self.prefix, ecs.dataset_slug(dataset), "")
-        cutoff = before.strftime("%Y.%m.%d")
+        slug = ecs.dataset_slug(dataset)
         removed = 0
-        for name in self._call(self.engine.indices, stem + "*"):
-            day = name[len(stem) :]
-            if len(day) == 10 and day < cutoff:
-                self._call(self.engine.delete_index, name)
+        for part in self.partitions():
+            if part.slug == slug and part.day < before:
+                self._call(self.engine.delete_index, part.name)
                 removed += 1
         return removed
 

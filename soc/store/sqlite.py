@@ -154,7 +154,7 @@ class SqliteStore:
             if match(doc, {}):
                 if len(hits) == size:
                     return Page(hits, hits[-1].cursor)
-                index = prepare.index_name(self.prefix, slug, day)
+                index = prepare.index_name(self.prefix, _agency(doc), slug, day)
                 hits.append(Hit(row_id, index, doc, (ingested, row_id)))
         return Page(hits, None)
 
@@ -241,19 +241,25 @@ class SqliteStore:
                             if not full:
                                 _stamp(doc, row_id, ingested)
                             hit = Hit(
-                                row_id, prepare.index_name(self.prefix, slug, day), doc, (ingested, row_id)
+                                row_id,
+                                prepare.index_name(self.prefix, _agency(doc), slug, day),
+                                doc,
+                                (ingested, row_id),
                             )
                         out[i].append(hit)
         return out
 
     def partitions(self) -> list[Partition]:
         with self._locked():
-            rows = self._db.execute("SELECT DISTINCT slug, day FROM events").fetchall()
+            rows = self._db.execute("SELECT DISTINCT agency, slug, day FROM events").fetchall()
         out = [
             Partition(
-                slug, datetime.strptime(day, "%Y.%m.%d").date(), prepare.index_name(self.prefix, slug, day)
+                slug,
+                datetime.strptime(day, "%Y.%m.%d").date(),
+                prepare.index_name(self.prefix, agency, slug, day),
+                agency,
             )
-            for slug, day in rows
+            for agency, slug, day in rows
         ]
         return sorted(out, key=lambda p: p.name)
 
@@ -341,6 +347,11 @@ class SqliteStore:
             if not chunk:
                 return
             yield from chunk
+
+
+def _agency(doc: Mapping[str, Any]) -> str:
+    org = doc.get("organization")
+    return str(org.get("id", "")) if isinstance(org, dict) else ""
 
 
 def _load(row_id: str, ingested_ms: int, blob: bytes) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def test_it_shows_and_applies_retention_from_the_cli(tmp_path: Path) -> None:
     dry = runner.invoke(cli, ["retention", "apply", "--dry-run", "--today", "2026-11-27"], env=env)
     assert dry.exit_code == 0, dry.output
     assert "system.auth: would drop 1 partition(s) before 2026-08-30" in dry.output
-    assert "soc-events-system.auth-2026.08.29" in dry.output
+    assert "soc-events-a.system.auth-2026.08.29" in dry.output
     migrate.upgrade(f"sqlite:///{tmp_path / 'soc.db'}")
     done = runner.invoke(cli, ["retention", "apply", "--today", "2026-11-27"], env=env)
     assert done.exit_code == 0, done.output
