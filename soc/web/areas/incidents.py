@@ -19,6 +19,7 @@ from soc.db.detection import Alert
 from soc.db.models import utcnow
 from soc.db.session import session_scope
 from soc.db.triage import Incident
+from soc.dossiers.library import Library
 from soc.i18n import t
 from soc.triage import incidents as svc
 from soc.triage.principal import Invalid, Principal
@@ -150,12 +151,19 @@ def api_get(request: Request, principal: Reader, incident_id: IncidentId) -> Inc
         return _detail(session, principal, svc.get(session, principal, incident_id))
 
 
+def _library(request: Request) -> Library:
+    """The playbooks the service loaded (settings.playbooks_dir), so incidents follow the same
+    incident-reporting playbook the rest of the service uses."""
+    library: Library = request.app.state.dossiers.library
+    return library
+
+
 @router.post("/api/v1/incidents/escalate", tags=["incidents"])
 def api_escalate(request: Request, principal: Writer, body: EscalateIn) -> IncidentDetail:
     with _db(request) as session:
         incident = svc.escalate(
             session, principal, body.alert_ids, now=utcnow(), incident_id=body.incident_id, title=body.title,
-            severity=body.severity, serious=body.serious,
+            severity=body.severity, serious=body.serious, library=_library(request),
         )  # fmt: skip
         return _detail(session, principal, incident)
 
@@ -165,7 +173,9 @@ def api_update(
     request: Request, principal: Writer, incident_id: IncidentId, body: UpdateIn
 ) -> IncidentDetail:
     with _db(request) as session:
-        incident = svc.update(session, principal, incident_id, now=utcnow(), **body.model_dump())
+        incident = svc.update(
+            session, principal, incident_id, now=utcnow(), library=_library(request), **body.model_dump()
+        )
         return _detail(session, principal, incident)
 
 
@@ -278,7 +288,7 @@ def escalate_form(
         return svc.escalate(
             session, principal, alert_ids or [], now=utcnow(), incident_id=_int(incident_id),
             title=title if not incident_id else None, severity=severity if not incident_id else None,
-            serious=bool(serious),
+            serious=bool(serious), library=_library(request),
         )  # fmt: skip
 
     return _form_action(request, act, lambda i: f"/incidents/{i.id}")
@@ -335,6 +345,7 @@ def severity_form(
             severity=severity,
             serious=bool(serious),
             version=_int(version),
+            library=_library(request),
         ),
         lambda i: f"/incidents/{i.id}",
     )
