@@ -135,7 +135,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "dossiers.type.infrastructure": {"en": "Information infrastructure", "vi": "Hạ tầng thông tin"},
     "dossiers.type.other": {"en": "Other", "vi": "Khác"},
-    "dossiers.level_hint.1": {"en": "internal, public information only", "vi": "nội bộ, chỉ thông tin công khai"},
+    "dossiers.level_hint.1": {
+        "en": "internal, public information only",
+        "vi": "nội bộ, chỉ thông tin công khai",
+    },
     "dossiers.level_hint.2": {
         "en": "personal data, < 100,000 basic / < 10,000 sensitive subjects",
         "vi": "dữ liệu cá nhân, < 100.000 chủ thể cơ bản / < 10.000 nhạy cảm",
@@ -148,7 +151,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "national e-government, nationwide 24/7 infrastructure",
         "vi": "Chính phủ điện tử quốc gia, hạ tầng toàn quốc 24/7",
     },
-    "dossiers.level_hint.5": {"en": "critical to national security", "vi": "quan trọng đối với an ninh quốc gia"},
+    "dossiers.level_hint.5": {
+        "en": "critical to national security",
+        "vi": "quan trọng đối với an ninh quốc gia",
+    },
     "dossiers.level_rule": {
         "en": "The highest matching criterion decides the level; a system is not split to lower it.",
         "vi": "Tiêu chí cao nhất phù hợp quyết định cấp độ; không chia nhỏ hệ thống để hạ cấp độ.",
