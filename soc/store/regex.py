@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # Python's own regex parser (3.11+; the old sre_parse name is deprecated): one grammar, no drift.
-from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
+from re import _constants as C  # type: ignore[attr-defined,unused-ignore]
+from re import _parser as sre_parse  # type: ignore[attr-defined,unused-ignore]
 from typing import Any
 
 FLAGS = re.ASCII
