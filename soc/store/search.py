@@ -211,7 +211,10 @@ class SearchStore:
         }
         out: dict[tuple[Any, ...], int] = {}
         while True:
-            agg = self._call(self.engine.search, self.events, body)["aggregations"]["groups"]
+            response = self._call(self.engine.search, self.events, body)
+            if "aggregations" not in response:
+                return out  # no index matches yet (nothing of this kind was ever stored): no groups
+            agg = response["aggregations"]["groups"]
             for bucket in agg["buckets"]:
                 out[tuple(bucket["key"][f"f{i}"] for i in range(len(fields)))] = bucket["doc_count"]
             if not agg["buckets"] or "after_key" not in agg:

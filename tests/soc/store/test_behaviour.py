@@ -391,3 +391,9 @@ def test_it_stamps_ingest_time_when_the_write_happens(store: EventStore) -> None
     after = datetime.now(UTC) + timedelta(seconds=1)
     [hit] = list(scan(store, MatchAll(), agencies=None))
     assert before <= ecs.parse_time(hit.source["event"]["ingested"]) <= after
+
+
+def test_group_counts_of_nothing_stored_yet_is_empty(store: EventStore) -> None:
+    assert store.group_counts(MatchAll(), ["source.ip"], agencies=None) == {}
+    put(store, [event(1, user={"name": "u1"})])
+    assert store.group_counts(MatchAll(), ["source.ip"], agencies=["nobody"], datasets=["never.seen"]) == {}
