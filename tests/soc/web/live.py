@@ -4,6 +4,8 @@ over it (so the pages show real alerts with real matched events)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 import uvicorn
 
 from soc.detect.service import detector_for
@@ -50,6 +53,18 @@ def serve(web: Web) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def require_chromium() -> None:
+    """Debian's Chromium drives the browser tests; under CI=true its absence fails the run."""
+    if not Path(CHROMIUM).exists():
+        message = "Debian chromium is not installed (bash deploy/dev.sh test installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"

@@ -4,9 +4,7 @@ test-artifacts/screenshots/ (README shows copies from docs/screenshots/)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.soc.web.conftest import PASSWORD, Web
-from tests.soc.web.live import ARTIFACTS, seed_scenario, serve
+from tests.soc.web.live import ARTIFACTS, CHROMIUM, require_chromium, seed_scenario, serve
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGES = [
     "/alerts",
     "/dashboard",
@@ -30,14 +27,6 @@ PAGES = [
 ]
 
 
-def _chromium_or_fail() -> None:
-    if not Path(CHROMIUM).exists():
-        message = "Debian chromium is not installed (bash deploy/dev.sh test installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Web, str]]:
     web = Web(Path(tmp_path_factory.mktemp("browser")))
@@ -49,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Web, str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    _chromium_or_fail()
+    require_chromium()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
         yield b

@@ -5,17 +5,13 @@ it is appraised and approved, and the city overview's "N of M approved" moves.""
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.soc.web.conftest import PASSWORD, Web
-from tests.soc.web.live import ARTIFACTS, serve
+from tests.soc.web.live import ARTIFACTS, CHROMIUM, require_chromium, serve
 from tests.soc.web.test_dossiers import make, pdf
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LEVEL_DOCS = ["general_description", "design", "level_proposal", "security_plan"]
 
 
@@ -47,8 +43,7 @@ def act(page: Page, url: str, title: str, comment: str = "") -> None:
 
 
 def test_an_officer_submits_and_the_city_approves_a_dossier(web: Web) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (bash deploy/dev.sh test installs it)")
+    require_chromium()
     make(web, "so-b", 2, to="approved", name="Cổng thông tin Sở B")
     with serve(web) as base, sync_playwright() as p:
         browser = p.chromium.launch(
