@@ -24,7 +24,7 @@ from soc.notify.oncall import OncallConfig
 from soc.notify.outbox import OutboxMetrics, OutboxWorker
 from soc.notify.service import NotifyService, for_settings
 from soc.settings import Settings
-from soc.triage.incidents import due_reminders as incident_reminders
+from soc.triage.incident_reminders import due_reminders as incident_reminders
 
 log = logging.getLogger(__name__)
 

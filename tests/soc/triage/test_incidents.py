@@ -21,6 +21,7 @@ from soc.db.notify import OutboxMessage
 from soc.db.session import make_engine, session_scope
 from soc.db.triage import AlertTransition, Incident, IncidentNote
 from soc.notify.runner import jobs_for
+from soc.triage import incident_reminders
 from soc.triage import incidents as svc
 from soc.triage.principal import Conflict, Forbidden, NotFound, Principal
 
@@ -248,17 +249,19 @@ def test_reminders_are_enqueued_once_per_stage(db: Engine) -> None:
     with session_scope(db) as s:
         svc.update(s, who(s, "analyst"), iid, now=T0, owner="admin")
     with session_scope(db) as s:
-        assert svc.due_reminders(s, T0 + timedelta(hours=20)) == []
-        first = svc.due_reminders(s, T0 + timedelta(hours=22, minutes=30), base_url="https://soc.example")
-        again = svc.due_reminders(s, T0 + timedelta(hours=23))
+        assert incident_reminders.due_reminders(s, T0 + timedelta(hours=20)) == []
+        first = incident_reminders.due_reminders(
+            s, T0 + timedelta(hours=22, minutes=30), base_url="https://soc.example"
+        )
+        again = incident_reminders.due_reminders(s, T0 + timedelta(hours=23))
     assert [(r.kind, r.stage, r.recipients) for r in first] == [
         ("initial_notice", "soon", ("admin", "analyst"))
     ]
     assert again == []
     with session_scope(db) as s:
-        late = svc.due_reminders(s, T0 + timedelta(hours=25))
+        late = incident_reminders.due_reminders(s, T0 + timedelta(hours=25))
         assert [(r.kind, r.stage) for r in late] == [("initial_notice", "overdue")]
-        assert svc.due_reminders(s, T0 + timedelta(hours=26)) == []
+        assert incident_reminders.due_reminders(s, T0 + timedelta(hours=26)) == []
         mails = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert len(mails) == 4
     assert {m.kind for m in mails} == {"reminder"}
@@ -279,7 +282,7 @@ def test_no_reminders_once_reported_or_closed(db: Engine) -> None:
         svc.record_report(s, me, reported, "initial_notice", now=T0 + timedelta(hours=1))
         svc.update(s, me, closed, now=T0 + timedelta(hours=1), status="closed")
     with session_scope(db) as s:
-        assert svc.due_reminders(s, T0 + timedelta(hours=30)) == []
+        assert incident_reminders.due_reminders(s, T0 + timedelta(hours=30)) == []
 
 
 def test_full_report_reminders_follow_their_own_clock(db: Engine) -> None:
@@ -287,7 +290,7 @@ def test_full_report_reminders_follow_their_own_clock(db: Engine) -> None:
     with session_scope(db) as s:
         svc.record_report(s, who(s, "analyst"), iid, "initial_notice", now=T0 + timedelta(hours=2))
     with session_scope(db) as s:
-        due = svc.due_reminders(s, T0 + timedelta(hours=71))
+        due = incident_reminders.due_reminders(s, T0 + timedelta(hours=71))
     assert [(r.kind, r.stage, r.recipients) for r in due] == [("full_report", "soon", ("analyst",))]
 
 
