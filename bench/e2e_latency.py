@@ -1,15 +1,16 @@
 """Line in a watched file → alert e-mail in an SMTP sink: p50/p95 latency over 100 events, on OpenSearch.
 
     .venv/bin/python -m bench.e2e_latency [--events 100] [--spread 240] [--interval 60]
-                                          [--group-wait 30s] [--url http://127.0.0.1:9200]
+                                          [--group-wait 5s] [--url http://127.0.0.1:9200]
 
 Everything is the real part, wired as `soc serve` wires it: a `soc-collector run` subprocess tails
 a file (file source → syslog parser → `soc` sink) and posts to the service's `/api/v1/ingest`
 (uvicorn + FastAPI in this process, event store on OpenSearch); the real Detector runs every
 bundled rule as APScheduler jobs, every rule's interval set to `--interval`; the notification
-runner (`soc.notify.runner.jobs_for`) ticks decisions and drains the outbox every 2 s to an
-aiosmtpd sink over SMTP. The only differences from `soc serve` are the rule interval (rules carry
-no interval of their own yet) and an on-call file for the benchmark (below).
+runner (`soc.notify.runner.jobs_for`, woken by the detector when it writes alerts, and at the
+moment a group's wait ends) decides and drains the outbox to an aiosmtpd sink over SMTP. The only
+differences from `soc serve` are the rule interval (rules carry no interval of their own yet)
+and an on-call file for the benchmark (below).
 
 Each event is one `Accepted password for root` line (rule `ssh_root_login`, level high) with a
 unique source port; lines are written one at a time at random moments spread over `--spread`
@@ -194,8 +195,9 @@ def measure(args: argparse.Namespace, url: str, work: Path) -> dict[str, Any]:
         rules,
         timing=windows.Timing(settle=timedelta(seconds=settings.settle_seconds)),
     )
-    jobs = detector.schedule()
     notify = jobs_for(settings, app.state.db).start()
+    detector.on_alerts.append(notify.wake)  # as `soc serve` wires them
+    jobs = detector.schedule()
 
     log = work / "auth.log"
     log.touch()
@@ -298,7 +300,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--spread", type=float, default=240, help="seconds over which lines are written")
     parser.add_argument("--interval", type=int, default=60, help="rule interval, seconds")
-    parser.add_argument("--group-wait", default="30s", help="on-call group.wait (the shipped default: 30s)")
+    parser.add_argument("--group-wait", default="5s", help="on-call group.wait (the shipped default: 5s)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--rule", action="append", help="run only this bundled rule (file stem; repeatable); default: all"

@@ -68,8 +68,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     try:
         migrate.upgrade(settings.resolved_database_url)
         app = create_app(settings)
-        jobs = detector_for(settings, app.state.store, app.state.db).schedule()
+        detector = detector_for(settings, app.state.store, app.state.db)
         notify_jobs = jobs_for(settings, app.state.db, registry=app.state.metrics.registry).start()
+        detector.on_alerts.append(notify_jobs.wake)  # a new group's wait starts now, not a tick later
+        jobs = detector.schedule()
         retention = retention_job(
             settings, app.state.store, app.state.db, registry=app.state.metrics.registry
         ).start()

@@ -77,6 +77,8 @@ class Detector:
         self.timing = timing or windows.Timing()
         self.runner = runner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease, self.max_failures, self.rule_timeout_s = lease, max_failures, rule_timeout_s
+        self.on_alerts: list[Callable[[], None]] = []
+        """Called after a window's new alerts are committed (the notifier wakes, see `soc serve`)."""
         self._sync_states()
 
     def _sync_states(self) -> None:
@@ -147,10 +149,19 @@ class Detector:
                     continue
                 report.windows += 1
                 report.alerts += created
+                if created:
+                    self._announce()
                 todo.watermark = end
                 todo.windows.pop(0)
                 if not todo.windows:
                     del pending[rule.id]
+
+    def _announce(self) -> None:
+        for listener in self.on_alerts:
+            try:
+                listener()
+            except Exception:  # a listener is a courtesy; the alerts are committed already
+                log.exception("alert listener failed")
 
     def _plan(self, rule: Rule, now: datetime, report: RunReport) -> _Pending | None:
         """The rule's due windows from its committed watermark; records a gap beyond the catch-up

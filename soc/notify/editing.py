@@ -6,8 +6,8 @@ one audit entry. Refusals raise SocError with a sentence fit to show the user.
 
 Overrides and silences live in the app database and take effect on the next notification tick.
 Schedules live in the on-call YAML file: `save_schedule` / `delete_schedule` rewrite that file
-(atomically, only when the whole file still validates; YAML comments are not kept) and running
-services pick the change up when they restart.
+(atomically, only when the whole file still validates; YAML comments are not kept); running
+services take the change up on their next notification pass (`NotifyService.reload_if_changed`).
 """
 
 from __future__ import annotations

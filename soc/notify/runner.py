@@ -41,6 +41,7 @@ class NotifyJobs:
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._dossiers_checked: datetime | None = None
 
@@ -64,18 +65,36 @@ class NotifyJobs:
         self._thread.start()
         return self
 
+    def wake(self) -> None:
+        """Look at the groups now: detection calls this after writing alerts (in this process)."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(30)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            delay = self.interval_seconds
             try:
+                self.service.reload_if_changed()
                 self.run_once()
+                delay = self._until_next_decision()
             except Exception:  # the heartbeat going stale is what the watchdog sees
                 log.exception("notification pass failed; trying again")
-            self._stop.wait(self.interval_seconds)
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _until_next_decision(self) -> float:
+        """Seconds to sleep: until the next group decision falls due, at most one interval, so a
+        group wait ends with its page rather than up to a tick later."""
+        with session_scope(self.db) as session:
+            due = self.service.next_due(session, utcnow())
+        if due is None:
+            return self.interval_seconds
+        return min(self.interval_seconds, max(0.01, (due - utcnow()).total_seconds()))
 
 
 def jobs_for(

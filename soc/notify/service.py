@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from soc.db import audit
 from soc.db.models import Agency, RoleGrant, User
 from soc.db.notify import AlertGroup, OncallOverride, OutboxMessage, Silence
+from soc.errors import ConfigError
 from soc.notify import acktoken, grouping, oncall
 from soc.notify.base import Outgoing
 from soc.notify.digest import queue_digest
@@ -46,11 +47,58 @@ class Recipient:
 
 class NotifyService:
     def __init__(
-        self, config: OncallConfig, *, secret_key: str, base_url: str, domain: str = "localhost"
+        self,
+        config: OncallConfig,
+        *,
+        secret_key: str,
+        base_url: str,
+        domain: str = "localhost",
+        config_path: Path | None = None,
     ) -> None:
         self.config, self.secret_key = config, secret_key
         self.base_url, self.domain = base_url.rstrip("/"), domain
+        self.config_path = config_path
+        self._config_stamp = _stamp(config_path)
         self.queued = 0
+
+    def reload_if_changed(self) -> bool:
+        """Take up an edited on-call file (the web app's schedule editor rewrites it) without a
+        restart. A file that no longer validates is logged with its problems and the running
+        configuration stays, so a bad edit never stops paging."""
+        stamp = _stamp(self.config_path)
+        if self.config_path is None or stamp == self._config_stamp:
+            return False
+        self._config_stamp = stamp
+        try:
+            self.config = oncall.load(self.config_path)
+        except ConfigError as exc:
+            log.error("on-call file not reloaded, keeping the running one: %s", "; ".join(exc.problems))
+            return False
+        log.info("on-call file reloaded: %s", self.config_path)
+        return True
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        """The earliest future moment a group decision falls due (a group wait ending, an
+        escalation step, a repeat, an ack timeout), so the runner can wake exactly then instead
+        of a whole tick later. Decisions already due but held (silence, quiet hours) are not
+        counted: those are looked at on the regular tick."""
+        wait = self.config.group_wait
+        rows = session.execute(
+            select(
+                AlertGroup.state, AlertGroup.next_notify_at, AlertGroup.escalation_next_at,
+                AlertGroup.ack_expires_at,
+            ).where(AlertGroup.state.in_(OPEN), AlertGroup.digest == false())
+        ).all()  # fmt: skip
+        due: list[datetime] = []
+        for state, notify_at, escalate_at, ack_expires in rows:
+            if state == "pending" and notify_at is not None:
+                due.append(notify_at + wait)
+            elif state == "firing":
+                due += [at for at in (notify_at, escalate_at) if at is not None]
+            elif state == "acknowledged" and ack_expires is not None:
+                due.append(ack_expires)
+        future = [at for at in due if at > now]
+        return min(future) if future else None
 
     def tick(self, session: Session, now: datetime) -> int:
         """Every decision due at `now`; returns how many messages were queued."""
@@ -63,7 +111,9 @@ class NotifyService:
             elif group.state == "acknowledged" and group.ack_expires_at and group.ack_expires_at <= now:
                 group.state, group.version, group.escalation_next_at = "firing", group.version + 1, now
                 log.info("acknowledgement timed out; escalation resumes: group=%s", group.public_id)
-            if group.state == "firing" and not group.digest:
+            # A silence added while a group pages holds its escalation and repeats too
+            # (Alertmanager's meaning); paging goes on where it stood once the silence ends.
+            if group.state == "firing" and not group.digest and not self._silenced(session, group, now):
                 self._escalate(session, group, now)
                 self._repeat(session, group, now)
         self.queued += queue_digest(self, session, now)
@@ -265,12 +315,24 @@ def _role_holders(session: Session, role: str, agency: str | None) -> list[str]:
 
 def for_settings(settings: Settings, config: OncallConfig | None = None) -> NotifyService:
     """The service as configured: on-call YAML (or the built-in default), secret key, links, domain."""
+    path = None
     if config is None:
         path = Path(settings.oncall_file) if settings.oncall_file else settings.data_dir / "oncall.yml"
         config = oncall.load(path) if path.exists() or settings.oncall_file else OncallConfig()
     base_url = settings.base_url or f"http://{settings.host}:{settings.port}"
     domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "localhost"
-    return NotifyService(config, secret_key=settings.secret_key, base_url=base_url, domain=domain)
+    return NotifyService(
+        config, secret_key=settings.secret_key, base_url=base_url, domain=domain, config_path=path
+    )
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    """What tells an edited file apart (mtime in ns and size); None while there is no file."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st is not None else None
 
 
 def _fmt(at: datetime, zone: ZoneInfo) -> str:

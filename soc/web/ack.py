@@ -27,6 +27,7 @@ def notify_service(request: Request) -> NotifyService:
     if svc is None:
         svc = request.app.state.notify = for_settings(request.app.state.settings)
     assert isinstance(svc, NotifyService)
+    svc.reload_if_changed()  # ack timeouts come from the policy, which the editor may have changed
     return svc
 
 

@@ -28,6 +28,7 @@ import yaml
 from collectors import clashes
 from collectors import settings as collector_settings
 from soc import settings as soc_settings
+from soc.notify import oncall, oncall_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -267,6 +268,23 @@ def test_it_documents_every_service_setting() -> None:
     text = (DEPLOY / "examples" / "soc.yml").read_text(encoding="utf-8")
     named = set(re.findall(r"^#? ?([a-z_]+):", text, re.MULTILINE))
     assert set(soc_settings._FIELDS) <= named, set(soc_settings._FIELDS) - named
+
+
+def test_it_loads_the_example_oncall_file_with_every_option_shown() -> None:
+    path = DEPLOY / "examples" / "oncall.yml"
+    config = oncall.load(path)
+    assert config.group_wait == oncall.OncallConfig().group_wait  # the example shows the default
+    assert [(r.digest, r.policy) for r in config.routes] == [
+        (True, "default"),
+        (False, "agency-officers"),
+        (False, "default"),
+    ]
+    assert config.route("high", "so-y-te", ["attack.t1110"]).policy == "agency-officers"
+    text = path.read_text(encoding="utf-8")
+    shown = set(re.findall(r"^\s*-? ?\{?([a-z_]+):", text, re.MULTILINE))
+    shown |= set(re.findall(r"[{,] ?([a-z_]+):", text))
+    every = {key for keys in oncall_file.KEYS.values() for key in keys}
+    assert every <= shown, every - shown
 
 
 @pytest.fixture

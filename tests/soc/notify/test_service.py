@@ -299,3 +299,46 @@ def test_it_lists_only_their_own_agencys_groups_in_an_officers_digest(db: Engine
     assert " — stp — " not in digests["officer_a@example.vn"]
     assert " — stp — " in digests["officer_b@example.vn"]
     assert " — syt — " not in digests["officer_b@example.vn"]
+
+
+def test_a_silence_added_while_a_group_pages_holds_its_escalation_until_it_expires(db: Engine) -> None:
+    svc = service()
+    alert(db)
+    assert tick(db, svc, T0 + timedelta(seconds=31)) == [("firing", "an@example.vn")]
+    with session_scope(db) as s:  # maintenance starts after the first page
+        s.add(
+            Silence(
+                matchers={"rule_id": "ssh-brute"}, author="lead", reason="patching",
+                starts_at=T0 + timedelta(minutes=1), expires_at=T0 + timedelta(minutes=40),
+            )
+        )  # fmt: skip
+
+    assert tick(db, svc, T0 + timedelta(minutes=11)) == []  # level 2 was due at 10:31
+    assert tick(db, svc, T0 + timedelta(minutes=41)) == [("escalation", "lead@example.vn")]
+
+
+def test_next_due_is_the_end_of_a_new_groups_wait_and_then_its_escalation(db: Engine) -> None:
+    svc = service()
+    with session_scope(db) as s:
+        assert svc.next_due(s, T0) is None
+    alert(db)
+    with session_scope(db) as s:
+        assert svc.next_due(s, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=30)
+    tick(db, svc, T0 + timedelta(seconds=30))
+    with session_scope(db) as s:  # level 2 in 10 min comes before the 4 h repeat
+        assert svc.next_due(s, T0 + timedelta(seconds=31)) == T0 + timedelta(minutes=10, seconds=30)
+
+
+def test_next_due_leaves_out_a_group_a_silence_holds(db: Engine) -> None:
+    svc = service()
+    with session_scope(db) as s:
+        s.add(
+            Silence(
+                matchers={"rule_id": "ssh-brute"}, author="lead", reason="pentest",
+                starts_at=T0, expires_at=T0 + timedelta(hours=1),
+            )
+        )  # fmt: skip
+    alert(db)
+    tick(db, svc, T0 + timedelta(seconds=31))
+    with session_scope(db) as s:  # due already, held: the regular tick looks again, no busy loop
+        assert svc.next_due(s, T0 + timedelta(seconds=32)) is None
