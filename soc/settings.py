@@ -44,6 +44,11 @@ class Settings:
     store_verify_certs: bool = True
     """Verify the engine's TLS certificate. Turning this off is logged as a warning."""
     store_index_prefix: str = "soc"
+    store_index_period: str = "auto"
+    """Time one engine index covers: day, week, month, or auto (from each dataset's retention:
+    monthly from 60 days or kept forever, weekly from 14, else daily). Keeps the shard count down."""
+    store_replicas: int = 0
+    """Replica shards per index for new indices (0 on one node; 1 on a three-node cluster)."""
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key: str = field(default="", repr=False)
@@ -278,6 +283,12 @@ def _check(s: Settings) -> list[str]:
         problems.append("smtp_password: required when smtp_username is set (or SOC_SMTP_PASSWORD_FILE)")
     if s.smtp_timeout_seconds <= 0:
         problems.append("smtp_timeout_seconds: must be > 0")
+    if s.store_index_period not in ("auto", "day", "week", "month"):
+        problems.append(
+            f"store_index_period: expected auto, day, week or month, got '{s.store_index_period}'"
+        )
+    if s.store_replicas < 0:
+        problems.append(f"store_replicas: must be >= 0, got {s.store_replicas}")
     if s.retention_days < 0:
         problems.append("retention_days: must be >= 0 (0 keeps forever)")
     if s.retention_interval_seconds < 60:

@@ -16,9 +16,15 @@ def open_store(settings: Settings) -> EventStore:
 
         store = SqliteStore(settings.resolved_store_path, prefix=settings.store_index_prefix)
     else:
+        from soc.store import periods
         from soc.store.clients import connect
+        from soc.store.retention import Policy
         from soc.store.search import SearchStore
 
-        store = SearchStore(connect(settings), prefix=settings.store_index_prefix)
+        retention = Policy.from_settings(settings)
+        store = SearchStore(
+            connect(settings), prefix=settings.store_index_prefix, replicas=settings.store_replicas,
+            period=periods.chooser(settings.store_index_period, lambda slug: retention.days_for(slug)[0]),
+        )  # fmt: skip
     store.ensure_schema()
     return store

@@ -57,15 +57,23 @@ class Hit:
 
 @dataclass(frozen=True)
 class Partition:
-    """One daily partition of one dataset: an index on the engines, a (slug, day) on SQLite."""
+    """One partition of one dataset: an index on the engines (a day, week or month of one agency's
+    dataset, see periods.py), a (slug, day) on SQLite."""
 
     slug: str
     """`ecs.dataset_slug` of the dataset."""
     day: date
+    """The first day it covers."""
     name: str
-    """Index name (SQLite: the name the engines would use)."""
+    """Index name (SQLite: the daily name the engines would use)."""
     agency: str = ""
     """As in the index name (`prepare.agency_part`)."""
+    last: date | None = None
+    """The last day it covers (None: the same as `day`). Retention drops it once this expired."""
+
+    @property
+    def until(self) -> date:
+        return self.last or self.day
 
 
 @dataclass(frozen=True)
@@ -131,8 +139,9 @@ class EventStore(Protocol):
         """Every daily event partition, sorted by name (what retention looks at)."""
 
     def delete_before(self, dataset: str, before: date) -> int:
-        """Retention: drop the daily partitions of `dataset` dated before `before`. Returns events
-        (SQLite) or indices (engines) removed."""
+        """Retention: drop the partitions of `dataset` whose last day is before `before` (an index
+        that still holds a kept day stays whole). Returns events (SQLite) or indices (engines)
+        removed."""
 
     def rejected(self, *, agencies: Agencies, limit: int = 100) -> list[dict[str, Any]]:
         """Quarantined documents, newest first: reason, agency, original JSON."""

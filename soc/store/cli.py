@@ -49,14 +49,13 @@ def retention_show(ctx: click.Context, today: str | None) -> None:
     by_slug: dict[str, list[Decision]] = {}
     for d in decisions:
         by_slug.setdefault(d.partition.slug, []).append(d)
-    click.echo(f"{'DATASET':<28} {'DAYS':>5}  {'SET BY':<28} {'OLDEST':<10}  {'DAYS STORED':>11}  EXPIRED")
+    click.echo(f"{'DATASET':<28} {'DAYS':>5}  {'SET BY':<28} {'OLDEST':<10}  {'PARTITIONS':>10}  EXPIRED")
     for slug, mine in sorted(by_slug.items()):
         first = mine[0]
         oldest = min(d.partition.day for d in mine).isoformat()
-        days_stored = len({d.partition.day for d in mine})
-        expired = len({d.partition.day for d in mine if d.expired})
+        expired = sum(1 for d in mine if d.expired)
         days = str(first.days) if first.days else "keep"
-        click.echo(f"{slug:<28} {days:>5}  {first.rule:<28} {oldest:<10}  {days_stored:>11}  {expired}")
+        click.echo(f"{slug:<28} {days:>5}  {first.rule:<28} {oldest:<10}  {len(mine):>10}  {expired}")
 
 
 @retention_group.command("apply")

@@ -1,9 +1,9 @@
 """Turn incoming documents into what every backend stores: one place, so backends agree.
 
 Normalises dotted keys to objects, sets `organization.id`, `event.hash` (the deterministic id)
-and `event.ingested`, checks typed fields, and picks the daily index from `@timestamp`. A document
-that fails is returned as a rejection with a reason, never raised: one bad event must not sink its
-batch.
+and `event.ingested`, checks typed fields, and picks the index from `@timestamp` (by the period of
+periods.py). A document that fails is returned as a rejection with a reason, never raised: one bad
+event must not sink its batch.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import re
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from soc import ecs
+from soc.store import periods
 from soc.store.query import _as_int
 
 
@@ -68,11 +69,12 @@ def agency_part(agency: str) -> str:
     return _AGENCY_UNSAFE.sub("_", agency.lower())[:64] or "_"
 
 
-def index_name(prefix: str, agency: str, slug: str, day: str) -> str:
-    """`soc-events-<agency>.<dataset>-<yyyy.mm.dd>`: an agency's own indices, so an engine role can
-    grant `soc-events-<agency>.*` and nothing of another agency (agency codes hold no '.'; with '-'
-    as the separator, agency `so`'s pattern would also cover agency `so-a`)."""
-    return f"{prefix}-events-{agency_part(agency)}.{slug}-{day}"
+def index_name(prefix: str, agency: str, slug: str, part: str) -> str:
+    """`soc-events-<agency>.<dataset>-<period>` (period: `2026.11.28`, `2026.w48` or `2026.11`):
+    an agency's own indices, so an engine role can grant `soc-events-<agency>.*` and nothing of
+    another agency (agency codes hold no '.'; with '-' as the separator, agency `so`'s pattern
+    would also cover agency `so-a`)."""
+    return f"{prefix}-events-{agency_part(agency)}.{slug}-{part}"
 
 
 def prepare(raw: Mapping[str, Any], *, agency: str, ingested: datetime, prefix: str) -> Prepared | Rejected:
@@ -86,9 +88,13 @@ _CHECKED = {k: v for k, v in ecs.TYPED_TREE.items() if k != ecs.TIMESTAMP}
 class Batch:
     """What documents written together share: agency, ingest time (formatted once), prefix."""
 
-    def __init__(self, *, agency: str, ingested: datetime, prefix: str) -> None:
+    def __init__(
+        self, *, agency: str, ingested: datetime, prefix: str, period: Callable[[str], str] | None = None
+    ) -> None:
         self.agency = agency
         self.prefix = prefix
+        self.period = period
+        """dataset slug -> `day`, `week` or `month` (soc.store.periods); None: daily indices."""
         self.ingested_at = ingested
         self.ingested = ecs.format_time(ingested)
         self.ingested_ms = ecs.to_millis(ingested)
@@ -134,9 +140,11 @@ def _prepare(raw: Mapping[str, Any], batch: Batch) -> Prepared | Rejected:
     event["ingested"] = batch.ingested
     slug = ecs.dataset_slug(dataset)
     day = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
+    period = batch.period(slug) if batch.period is not None else "day"
+    part = day if period == "day" else periods.suffix(period, at.year, at.month, at.day)
     return Prepared(
         id=doc_id,
-        index=index_name(batch.prefix, agency, slug, day),
+        index=index_name(batch.prefix, agency, slug, part),
         slug=slug,
         day=day,
         dataset=dataset,

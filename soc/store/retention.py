@@ -1,9 +1,11 @@
 """Retention: how many days of each dataset the store keeps, and dropping what is older.
 
-The unit is the daily partition (an index per dataset per day on the engines, a (dataset, day) on
-SQLite), so expiring data is a cheap index deletion and never a delete-by-query. A partition is
-kept while its day is within the dataset's last `days` days (today counts as one), so with 90 days
-on 2026-11-27 the oldest day kept is 2026-08-30.
+The unit is the partition: an index on the engines (one agency's dataset over a day, an ISO week
+or a month, see periods.py), a (dataset, day) on SQLite, so expiring data is a cheap index
+deletion and never a delete-by-query. A day is kept while it is within the dataset's last `days`
+days (today counts as one), so with 90 days on 2026-11-27 the oldest day kept is 2026-08-30; an
+engine index is dropped once its last day is older than that, so a weekly or monthly index keeps
+its older days until then (the price of fewer shards).
 """
 
 from __future__ import annotations
@@ -55,11 +57,11 @@ class Decision:
     days: int
     rule: str
     cutoff: date | None
-    """Partitions dated before this day are dropped; None when the dataset is kept forever."""
+    """Partitions whose last day is before this day are dropped; None when kept forever."""
 
     @property
     def expired(self) -> bool:
-        return self.cutoff is not None and self.partition.day < self.cutoff
+        return self.cutoff is not None and self.partition.until < self.cutoff
 
 
 def plan(store: EventStore, policy: Policy, today: date) -> list[Decision]:

@@ -1,4 +1,5 @@
-"""The event store on Elasticsearch or OpenSearch: daily indices per dataset, one template.
+"""The event store on Elasticsearch or OpenSearch: indices per agency, dataset and period
+(periods.py), one template.
 
 Writes use the bulk `create` action with the deterministic id, so a re-sent batch answers 409 per
 document (counted as a duplicate) instead of storing it twice. Reads page with search_after on
@@ -8,7 +9,7 @@ document (counted as a duplicate) instead of storing it twice. Reads page with s
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,7 +18,7 @@ import orjson
 
 from soc import ecs
 from soc.errors import StoreError
-from soc.store import dsl, prepare
+from soc.store import dsl, periods, prepare
 from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult
 from soc.store.clients import Engine
 from soc.store.query import Query
@@ -32,11 +33,20 @@ MSEARCH_BATCH = 50
 
 
 class SearchStore:
-    def __init__(self, engine: Engine, *, prefix: str = "soc", replicas: int = 0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        prefix: str = "soc",
+        replicas: int = 0,
+        period: Callable[[str], str] | None = None,
+    ) -> None:
         self.engine = engine
         self.backend = engine.name
         self.prefix = prefix
         self.replicas = replicas
+        self.period = period
+        """dataset slug -> index period (periods.chooser); None: daily indices."""
         self.events = f"{prefix}-events-*"
 
     def ensure_schema(self) -> None:
@@ -74,10 +84,14 @@ class SearchStore:
         is searchable (the settle delay only has to cover one chunk plus the refresh interval)."""
         chunk: list[tuple[int, prepare.Prepared, bytes]] = []
         size = 0
-        batch = prepare.Batch(agency=agency, ingested=now or datetime.now(UTC), prefix=self.prefix)
+        batch = prepare.Batch(
+            agency=agency, ingested=now or datetime.now(UTC), prefix=self.prefix, period=self.period
+        )
         for position, raw in enumerate(docs):
             if not chunk and now is None:
-                batch = prepare.Batch(agency=agency, ingested=datetime.now(UTC), prefix=self.prefix)
+                batch = prepare.Batch(
+                    agency=agency, ingested=datetime.now(UTC), prefix=self.prefix, period=self.period
+                )
             at = batch.ingested_at
             p = batch.prepare(raw)
             if isinstance(p, prepare.Rejected):
@@ -226,20 +240,17 @@ class SearchStore:
         out = []
         for name in self._call(self.engine.indices, stem + "*"):
             agency, dot, rest = name[len(stem) :].partition(".")
-            slug, _, day = rest.rpartition("-")
-            try:
-                at = datetime.strptime(day, "%Y.%m.%d").date()
-            except ValueError:  # not one of ours (a hand-made index under the prefix)
-                continue
-            if dot and slug:
-                out.append(Partition(slug, at, name, agency))
+            slug, _, part = rest.rpartition("-")
+            covers = periods.span(part)
+            if dot and slug and covers is not None:  # else not one of ours (made by hand)
+                out.append(Partition(slug, covers[0], name, agency, last=covers[1]))
         return out
 
     def delete_before(self, dataset: str, before: date) -> int:
         slug = ecs.dataset_slug(dataset)
         removed = 0
         for part in self.partitions():
-            if part.slug == slug and part.day < before:
+            if part.slug == slug and part.until < before:
                 self._call(self.engine.delete_index, part.name)
                 removed += 1
         return removed

@@ -17,9 +17,11 @@ from soc.db import migrate
 from soc.db.models import AuditEntry
 from soc.db.session import make_engine, session_scope
 from soc.errors import ConfigError
+from soc.store import periods
 from soc.store.base import EventStore
 from soc.store.query import MatchAll
 from soc.store.retention import Policy, RetentionJob, apply, plan
+from soc.store.search import SearchStore
 from soc.store.sqlite import SqliteStore
 
 TODAY = date(2026, 11, 27)
@@ -84,6 +86,49 @@ def test_it_drops_expired_partitions_per_dataset(store: EventStore) -> None:
         "system.auth 2026-08-30",
     ]
     assert not [d for d in plan(store, POLICY, TODAY) if d.expired]
+
+
+def periodic(store: EventStore) -> EventStore:
+    """The same store writing indices by period as `store_index_period: auto` does (SQLite keeps
+    days: its partitions are rows, not shards)."""
+    if not isinstance(store, SearchStore):
+        return store
+    period = periods.chooser("auto", lambda slug: POLICY.days_for(slug)[0])
+    return SearchStore(store.engine, prefix=store.prefix, period=period)
+
+
+def test_engines_keep_long_kept_datasets_in_monthly_and_short_kept_ones_in_weekly_indices(
+    store: EventStore,
+) -> None:
+    fill(periodic(store))
+    parts = {(p.slug, p.name.rpartition("-")[2], p.day, p.until) for p in store.partitions()}
+    if isinstance(store, SearchStore):
+        assert parts == {
+            ("system.auth", "2026.08", date(2026, 8, 1), date(2026, 8, 31)),  # 90 days: monthly
+            ("network.flow", "2026.w44", date(2026, 10, 26), date(2026, 11, 1)),  # 30 days: weekly
+            ("nginx.access", "2020.01", date(2020, 1, 1), date(2020, 1, 31)),  # forever: monthly
+        }
+    else:
+        assert len(parts) == 5
+        assert all(first == last for *_, first, last in parts)
+
+
+def test_an_engine_index_goes_once_its_last_day_expired(store: EventStore) -> None:
+    fill(periodic(store))
+    if not isinstance(store, SearchStore):  # SQLite drops the expired days at once
+        assert [len(o.partitions) for o in apply(store, POLICY, today=TODAY)] == [1, 1]
+        return
+    assert not [o for o in apply(store, POLICY, today=TODAY) if o.removed]  # both still hold kept days
+    store.refresh()
+    assert len(remaining(store)) == 5
+    assert [(o.dataset, o.removed) for o in apply(store, POLICY, today=date(2026, 11, 30))] == [
+        ("system.auth", 1)  # every day of August is now older than 90 days
+    ]
+    assert [(o.dataset, o.removed) for o in apply(store, POLICY, today=date(2026, 12, 1))] == [
+        ("network.flow", 1)  # week 44 ended on 2026-11-01, the 31st day back
+    ]
+    store.refresh()
+    assert remaining(store) == ["nginx.access 2020-01-01"]
 
 
 def test_it_drops_nothing_on_a_dry_run(store: EventStore) -> None:
