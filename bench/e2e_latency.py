@@ -1,7 +1,7 @@
 """Line in a watched file → alert e-mail in an SMTP sink: p50/p95 latency over 100 events, on OpenSearch.
 
     .venv/bin/python -m bench.e2e_latency [--events 100] [--spread 240] [--interval 60]
-                                          [--group-wait 5s] [--url http://127.0.0.1:9200]
+                                          [--group-wait 2s] [--url http://127.0.0.1:9200]
 
 Everything is the real part, wired as `soc serve` wires it: a `soc-collector run` subprocess tails
 a file (file source → syslog parser → `soc` sink) and posts to the service's `/api/v1/ingest`
@@ -300,7 +300,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--spread", type=float, default=240, help="seconds over which lines are written")
     parser.add_argument("--interval", type=int, default=60, help="rule interval, seconds")
-    parser.add_argument("--group-wait", default="5s", help="on-call group.wait (the shipped default: 5s)")
+    parser.add_argument("--group-wait", default="2s", help="on-call group.wait (the shipped default: 2s)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
         "--rule", action="append", help="run only this bundled rule (file stem; repeatable); default: all"

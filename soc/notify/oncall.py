@@ -5,7 +5,7 @@ Within a schedule, an override wins, then the highest layer that has someone at 
 Every problem in the file is reported at once, each as `file:line: where: what` (oncall_file.py).
 
     timezone: Asia/Ho_Chi_Minh
-    group: {wait: 5s, repeat: 4h, resolve_after: 2h}
+    group: {wait: 2s, repeat: 4h, resolve_after: 2h}
     schedules:
       primary:
         layers:
@@ -152,11 +152,11 @@ class OncallConfig:
     quiet_hours: QuietHours | None = None
     digest_at: time = time(8, 0)
     digest_targets: tuple[str, ...] = ("role:oncall",)
-    group_wait: timedelta = timedelta(seconds=5)
+    group_wait: timedelta = timedelta(seconds=2)
     """How long a new group waits before its first page, so alerts committed moments apart (a
-    catch-up's windows, one rule's runs on two replicas) go out as one mail. A detection run
-    writes all of a window's alerts in one transaction, so the wait need not cover a cycle:
-    Alertmanager's 30 s would add 30 s to every page (bench/e2e_latency.py)."""
+    rule's two live windows after a pause) go out as one mail. A detection run writes all of a
+    window's alerts in one transaction and catch-up alerts go to the digest, so the wait need not
+    cover a cycle: Alertmanager's 30 s would add 30 s to every page (bench/e2e_latency.py)."""
     repeat_interval: timedelta = timedelta(hours=4)
     resolve_after: timedelta = timedelta(hours=2)
 

@@ -95,7 +95,7 @@ def parse(
         zone=zone, schedules=schedules, policies=policies, routes=routes, quiet_hours=quiet,
         digest_at=p.clock(("digest", "at"), digest.get("at", "08:00")),
         digest_targets=p.targets(("digest", "targets"), digest.get("targets", ["role:oncall"]), schedules),
-        group_wait=p.duration(("group", "wait"), group.get("wait", "5s")),
+        group_wait=p.duration(("group", "wait"), group.get("wait", "2s")),
         repeat_interval=p.duration(("group", "repeat"), group.get("repeat", "4h"), positive=True),
         resolve_after=p.duration(("group", "resolve_after"), group.get("resolve_after", "2h"), positive=True),
     )  # fmt: skip
