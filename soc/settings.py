@@ -114,7 +114,9 @@ class Settings:
 
     @property
     def resolved_rules_dir(self) -> Path:
-        return Path(self.rules_dir) if self.rules_dir else Path(__file__).resolve().parents[1] / "rules"
+        from soc.bundled import folder
+
+        return Path(self.rules_dir) if self.rules_dir else folder("rules")
 
     @property
     def settle_seconds(self) -> int:

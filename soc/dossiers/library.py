@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from soc.bundled import folder
 from soc.dossiers.messages import Problem, problem
 from soc.dossiers.playbook import CREATED, Playbook, read_playbook
 from soc.errors import ConfigError
 
-BUNDLED = Path(__file__).resolve().parents[2] / "playbooks"
+BUNDLED = folder("playbooks")
 """The playbooks shipped with the service."""
 
 
