@@ -1,10 +1,11 @@
-"""Session-wide real parts: the OpenSearch node (and an Elasticsearch cluster when one is given).
+"""Session-wide real parts: the OpenSearch node and a secured Elasticsearch node (or given clusters).
 
 With CI=true a part that does not start fails the run; elsewhere it skips with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shutil
@@ -54,9 +55,10 @@ def opensearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def elasticsearch_settings() -> Iterator[Settings]:
-    """A real, secured Elasticsearch: $SOC_TEST_ELASTICSEARCH_URL (+ _API_KEY, _CA_FILE), or a node
-    started for this session with TLS on HTTP and a file-realm user (see soc.engine.elastic)."""
+def elasticsearch_admin() -> Iterator[Settings]:
+    """A real, secured Elasticsearch as its administrator: $SOC_TEST_ELASTICSEARCH_URL (+ _API_KEY,
+    _CA_FILE) as given, or a node started for this session with TLS on HTTP, a file-realm superuser
+    (basic auth) and the analysis shim that lets it create API keys (see soc.engine.elastic)."""
     url = os.environ.get("SOC_TEST_ELASTICSEARCH_URL")
     if url:
         yield _given_elasticsearch(url)
@@ -79,6 +81,31 @@ def elasticsearch_settings() -> Iterator[Settings]:
     finally:
         node.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_settings(elasticsearch_admin: Settings) -> Settings:
+    """What the service gets on that Elasticsearch: an API key that the administrator creates through
+    the security API, limited to the soc_service role over any index prefix (`*-events-*` …), used
+    through the official client. A given cluster's credentials are used as they are."""
+    if elasticsearch_admin.store_api_key:
+        return elasticsearch_admin
+    from soc.engine.bootstrap import roles
+    from soc.store.clients import ElasticsearchEngine
+
+    admin = ElasticsearchEngine(elasticsearch_admin)
+    try:
+        key = admin.client.security.create_api_key(
+            name="soc-test-service", role_descriptors={"soc_service": roles("*", [])["soc_service"]}
+        )
+    except Exception as exc:  # the client's own errors: say why, fail under CI
+        unavailable(f"Elasticsearch did not issue an API key: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        admin.close()
+    return dataclasses.replace(
+        elasticsearch_admin, store_username="", store_password="", store_api_key=str(key["encoded"])
+    )
 
 
 def _given_elasticsearch(url: str) -> Settings:

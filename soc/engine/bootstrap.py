@@ -6,13 +6,12 @@ create documents in that agency's event indices (`soc-events-<agency>.*`: `creat
 over every event index (dashboards, hunting); `soc_service`, what the service itself needs
 (ingest, read, templates, retention's index deletion); and a credential per agency collector.
 
-Two ways to apply it:
-- `security API` (a full distribution): PUT _security/role/… and an API key per collector limited
-  to its role. NOT exercised by the tests here: the integ-test zip used in CI cannot create the
-  `.security` index (`Unknown filter type [pattern_capture] for [email]`).
-- `file realm` (the integ-test zip, or an operator who prefers files): roles.yml and users /
-  users_roles entries written into the node's config directory (Elasticsearch reloads them within
-  seconds); tested against the real secured node.
+Two ways to apply it, both tested against the real secured node (tests/soc/engine/test_bootstrap.py):
+- `security API`: PUT _security/role/… and an API key per collector limited to its role. The tests'
+  integ-test zip can do this only with the test-only analysis shim that soc.engine.elastic installs
+  (its `.security` index needs analysis-common's filters); a full distribution needs nothing extra.
+- `file realm` (an operator who prefers files): roles.yml and users / users_roles entries written
+  into the node's config directory (Elasticsearch reloads them within seconds).
 """
 
 from __future__ import annotations
@@ -165,9 +164,9 @@ def _rewrite(path: Path, text: str) -> None:
 
 
 def apply_api(client: Any, prefix: str, agencies: Iterable[str]) -> list[Credential]:
-    """The same through the security API of a full distribution (untested here: see the module
-    docstring). `client` is an `elasticsearch.Elasticsearch` authenticated as an administrator.
-    Each collector's API key carries its role as its only role descriptor."""
+    """The same through the security API. `client` is an `elasticsearch.Elasticsearch`
+    authenticated as an administrator. Each collector's API key carries its role as its only role
+    descriptor; soc_reader and soc_service are stored roles, for users or keys made separately."""
     wanted = roles(prefix, agencies)
     for name, body in wanted.items():
         client.security.put_role(name=name, **body)

@@ -165,7 +165,7 @@ def classpath_command() -> None:
 @click.option(
     "--file-realm", "conf_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Write roles.yml, users and users_roles into this node config directory instead of calling the "
-    "security API (Elasticsearch's integ-test zip has no .security index; repeat on every node).",
+    "security API (repeat on every node).",
 )  # fmt: skip
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -6,14 +6,19 @@ config, TLS on HTTP with a CA and certificate made here by openssl, a file-realm
 basic authentication. Elasticsearch refuses to run as root, so under root it runs as a system
 user made for it.
 
-What this distribution cannot do: anything that needs the `.security` system index (native users
-and roles, API keys), because that index's mapping uses analysis-common's `pattern_capture`
-filter, which the integ-test zip leaves out ("Unknown filter type [pattern_capture] for [email]").
-File-realm users and file roles (roles.yml) work, so that is what tests use.
+The zip leaves out analysis-common, whose `pattern_capture`, `unique` and `uax_url_email` the
+`.security` system index's settings use ("Unknown filter type [pattern_capture] for [email]"), so
+out of the box it has no native roles, users or API keys. `install_shim` compiles the test-only
+plugin in deploy/elasticsearch/analysis-shim (thin factories over Lucene's classes under those
+three names) against the distribution's lib/ with javac and installs it into the cached
+distribution's plugins/ (again only when its source changes). With it the security API works:
+the tests create roles and API keys and run the store suite with an API key. A full distribution
+has analysis-common and must not get the shim.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import secrets
@@ -22,6 +27,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -36,6 +42,16 @@ VERSION = "8.17.4"
 ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{VERSION}:zip"
 SERVICE_USER = "soc-engine"
 ADMIN = "soc-admin"
+SHIM = "soc-analysis-shim"
+SHIM_SOURCE = Path(__file__).resolve().parents[2] / "deploy" / "elasticsearch" / "analysis-shim"
+SHIM_DESCRIPTOR = f"""\
+name={SHIM}
+description=Test/dev only: analysis-common's uax_url_email, pattern_capture and unique over Lucene, \
+for the integ-test zip's .security index (deploy/elasticsearch/analysis-shim)
+classname=soc.elasticsearch.shim.AnalysisShimPlugin
+java.version=17
+elasticsearch.version={VERSION}
+"""
 
 
 @dataclass
@@ -57,12 +73,17 @@ class ElasticNode:
 
 
 def distribution(cache_dir: Path | None = None) -> Path:
-    """The unpacked distribution, resolved through Maven and unpacked once."""
+    """The unpacked distribution with the analysis shim, resolved through Maven and unpacked once."""
     # Under root the install must be readable by the service user, and /root is not: use /var/cache.
     base = cache_dir or (Path("/var/cache/soc") if os.geteuid() == 0 else default_cache_dir())
     root = base / f"elasticsearch-{VERSION}"
-    if (root / "bin" / "elasticsearch").exists():
-        return root
+    if not (root / "bin" / "elasticsearch").exists():
+        _unpack(_archive(), root)
+    install_shim(root)
+    return root
+
+
+def _archive() -> Path:
     m2 = Path.home() / ".m2/repository/org/elasticsearch/distribution/integ-test-zip/elasticsearch"
     archive = m2 / VERSION / f"elasticsearch-{VERSION}.zip"
     if not archive.exists():
@@ -72,6 +93,10 @@ def distribution(cache_dir: Path | None = None) -> Path:
         )  # fmt: skip
         if done.returncode != 0 or not archive.exists():
             raise EngineError(f"cannot resolve {ARTIFACT} with Maven: {(done.stdout + done.stderr)[-800:]}")
+    return archive
+
+
+def _unpack(archive: Path, root: Path) -> None:
     staging = root.with_name(root.name + ".part")
     shutil.rmtree(staging, ignore_errors=True)
     with zipfile.ZipFile(archive) as zf:
@@ -88,7 +113,61 @@ def distribution(cache_dir: Path | None = None) -> Path:
             if mode:
                 target.chmod(mode & 0o777)
     staging.rename(root)
-    return root
+
+
+def install_shim(dist: Path, source: Path = SHIM_SOURCE) -> Path:
+    """Compile the analysis shim against `dist`/lib and install it as plugins/soc-analysis-shim.
+
+    The descriptor's version carries a digest of the sources (and the descriptor), so a cached
+    install is kept until the Java changes. Files are world-readable: the node's user loads them.
+    """
+    sources = sorted(source.glob("*.java"))
+    if not sources:
+        raise EngineError(f"no analysis shim sources in {source} (a source checkout is needed)")
+    digest = hashlib.sha256(SHIM_DESCRIPTOR.encode())
+    for path in sources:
+        digest.update(path.read_bytes())
+    descriptor = f"{SHIM_DESCRIPTOR}version={VERSION}-{digest.hexdigest()[:16]}\n"
+    target = dist / "plugins" / SHIM
+    if _installed(target) == descriptor:
+        return target
+    # Built outside plugins/: Elasticsearch loads every folder there, finished or not.
+    with tempfile.TemporaryDirectory(prefix=f".{SHIM}-", dir=dist) as tmp:
+        classes, staging = Path(tmp) / "classes", Path(tmp) / SHIM
+        _check([_javac(), "--release", "17", "-nowarn", "-cp", str(dist / "lib" / "*"),
+                "-d", str(classes), *map(str, sources)])  # fmt: skip
+        staging.mkdir()
+        with zipfile.ZipFile(staging / f"{SHIM}.jar", "w", zipfile.ZIP_DEFLATED) as jar:
+            for cls in sorted(classes.rglob("*.class")):
+                jar.write(cls, cls.relative_to(classes).as_posix())
+        (staging / "plugin-descriptor.properties").write_text(descriptor, encoding="utf-8")
+        staging.chmod(0o755)
+        for path in staging.iterdir():
+            path.chmod(0o644)
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            staging.rename(target)
+        except OSError:  # another process installed it meanwhile
+            if _installed(target) != descriptor:
+                raise
+    return target
+
+
+def _installed(plugin: Path) -> str:
+    try:
+        return (plugin / "plugin-descriptor.properties").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _javac() -> str:
+    for home in (os.environ.get("ES_JAVA_HOME"), os.environ.get("JAVA_HOME")):
+        if home and (Path(home) / "bin" / "javac").exists():
+            return str(Path(home) / "bin" / "javac")
+    javac = shutil.which("javac")
+    if not javac:
+        raise EngineError("no javac (JDK 17+) to build the analysis shim: install a JDK, not only a JRE")
+    return javac
 
 
 def start(home: Path, *, heap_mb: int = 512, timeout_s: float = 180) -> ElasticNode:

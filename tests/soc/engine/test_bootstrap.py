@@ -1,5 +1,8 @@
-"""Least privilege on the real secured Elasticsearch node (file realm: the integ-test zip has no
-`.security` index, so roles and users go into the node's config directory as an operator would)."""
+"""Least privilege on the real secured Elasticsearch node, both ways `soc engine bootstrap` applies it:
+the security API (roles through _security/role, an API key per collector; the test node has a
+`.security` index thanks to the analysis shim, see soc.engine.elastic) and the file realm (roles.yml
+and users in the node's config directory, as an operator would). Every collector and reader
+behaviour runs once per way."""
 
 from __future__ import annotations
 
@@ -15,23 +18,37 @@ import pytest
 
 from soc.engine import bootstrap
 from soc.settings import Settings
-from soc.store.clients import connect
+from soc.store.clients import ElasticsearchEngine
 from soc.store.query import MatchAll
 from soc.store.search import SearchStore
 
 PREFIX = "lp"
 DAY = "2026.11.27"
+AGENCIES = ["so", "so-a", "so-b"]
 
 
 @dataclass
 class Cluster:
+    kind: str
+    """`file_realm` or `api_keys`: also part of every document id, so both ways share the indices."""
     url: str
     tls: ssl.SSLContext
-    passwords: dict[str, str]
+    credentials: dict[str, tuple[str, str] | str]
+    """Agency code, `reader` or `service` -> (user, password) or a base64 `id:key` API key."""
     store: SearchStore
 
-    def as_user(self, user: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, verify=self.tls, auth=(user, self.passwords[user]), timeout=30)
+    def client(self, who: str) -> httpx.Client:
+        credential = self.credentials[who]
+        if isinstance(credential, tuple):
+            return httpx.Client(base_url=self.url, verify=self.tls, auth=credential, timeout=30)
+        headers = {"Authorization": f"ApiKey {credential}"}
+        return httpx.Client(base_url=self.url, verify=self.tls, headers=headers, timeout=30)
+
+    def doc_id(self, index: str) -> str:
+        return f"{index}-{self.kind}"
+
+    def create(self, client: httpx.Client, index: str) -> httpx.Response:
+        return bulk(client, "create", index, self.doc_id(index))
 
 
 def _config_dir(store: SearchStore) -> Path:
@@ -40,30 +57,69 @@ def _config_dir(store: SearchStore) -> Path:
     return Path(data[0] if isinstance(data, list) else data).parent / "config"
 
 
-@pytest.fixture(scope="module")
-def cluster(elasticsearch_settings: Settings) -> Iterator[Cluster]:
-    if elasticsearch_settings.store_api_key:
-        pytest.skip(
-            "a given cluster (SOC_TEST_ELASTICSEARCH_URL): the file-realm path needs the node's files"
-        )
-    store = SearchStore(connect(elasticsearch_settings), prefix=PREFIX)
+def _admin_store(admin: Settings) -> SearchStore:
+    if admin.store_api_key:
+        pytest.skip("a given cluster (SOC_TEST_ELASTICSEARCH_URL): these tests need the node's administrator")
+    store = SearchStore(ElasticsearchEngine(admin), prefix=PREFIX)
     store.ensure_schema()
-    creds = bootstrap.apply_files(_config_dir(store), PREFIX, ["so", "so-a", "so-b"])
-    tls = ssl.create_default_context(cafile=elasticsearch_settings.store_ca_file)
-    found = Cluster(elasticsearch_settings.store_url, tls, {c.username: c.password for c in creds}, store)
-    deadline = time.monotonic() + 60  # the file realm reloads its files every few seconds
-    logs = _config_dir(store).parent / "logs"
-    for user in found.passwords:
-        with found.as_user(user) as client:
-            while not _effective(client):
-                if time.monotonic() > deadline:
-                    tail = "".join(p.read_text(errors="replace")[-3000:] for p in logs.glob("*.log"))
-                    pytest.fail(f"{user} never got its role: {tail}")
-                time.sleep(1)
-    yield found
+    return store
+
+
+def _clean(store: SearchStore) -> None:
     for name in store.engine.indices(f"{PREFIX}-events-*"):
         store.engine.delete_index(name)
     store.close()
+
+
+@pytest.fixture(scope="module")
+def file_realm(elasticsearch_admin: Settings) -> Iterator[Cluster]:
+    store = _admin_store(elasticsearch_admin)
+    creds = bootstrap.apply_files(_config_dir(store), PREFIX, AGENCIES)
+    tls = ssl.create_default_context(cafile=elasticsearch_admin.store_ca_file)
+    found = Cluster(
+        "file_realm", elasticsearch_admin.store_url, tls,
+        {c.agency or "reader": (c.username, c.password) for c in creds}, store,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60  # the file realm reloads its files every few seconds
+    logs = _config_dir(store).parent / "logs"
+    for who in found.credentials:
+        with found.client(who) as client:
+            while not _effective(client):
+                if time.monotonic() > deadline:
+                    tail = "".join(p.read_text(errors="replace")[-3000:] for p in logs.glob("*.log"))
+                    pytest.fail(f"{who} never got its role: {tail}")
+                time.sleep(1)
+    yield found
+    _clean(store)
+
+
+@pytest.fixture(scope="module")
+def api_keys(elasticsearch_admin: Settings) -> Iterator[Cluster]:
+    """bootstrap.apply_api's collector keys, plus keys for soc_reader and soc_service made from the
+    roles it stored (read back from .security: roles.yml holds same-named roles, which would win for
+    a user holding them by name)."""
+    store = _admin_store(elasticsearch_admin)
+    client = store.engine.client  # type: ignore[attr-defined]
+    creds = bootstrap.apply_api(client, PREFIX, AGENCIES)
+    credentials: dict[str, tuple[str, str] | str] = {str(c.agency): c.api_key for c in creds}
+    stored = client.security.get_role(name="soc_reader,soc_service")
+    for who in ("reader", "service"):
+        role = stored[f"soc_{who}"]
+        descriptor = {"cluster": role["cluster"], "indices": role["indices"]}
+        key = client.security.create_api_key(
+            name=f"test-soc-{who}", role_descriptors={f"soc_{who}": descriptor}
+        )
+        credentials[who] = str(key["encoded"])
+    tls = ssl.create_default_context(cafile=elasticsearch_admin.store_ca_file)
+    yield Cluster("api_keys", elasticsearch_admin.store_url, tls, credentials, store)
+    _clean(store)
+
+
+@pytest.fixture(params=["file_realm", "api_keys"])
+def cluster(request: pytest.FixtureRequest) -> Cluster:
+    found = request.getfixturevalue(request.param)
+    assert isinstance(found, Cluster)
+    return found
 
 
 def _effective(client: httpx.Client) -> bool:
@@ -72,22 +128,16 @@ def _effective(client: httpx.Client) -> bool:
     return answer.status_code == 200 and bool(answer.json().get("indices"))
 
 
-def bulk_create(client: httpx.Client, index: str, n: int = 1) -> httpx.Response:
-    lines = b""
-    for i in range(n):
-        doc = {"@timestamp": "2026-11-27T01:00:00Z", "message": f"m{i}", "event": {"dataset": "system.auth"}}
-        lines += (
-            orjson.dumps({"create": {"_index": index, "_id": f"{index}-{i}"}})
-            + b"\n"
-            + orjson.dumps(doc)
-            + b"\n"
-        )
+def bulk(client: httpx.Client, action: str, index: str, doc_id: str) -> httpx.Response:
+    doc = {"@timestamp": "2026-11-27T01:00:00Z", "message": "m", "event": {"dataset": "system.auth"}}
+    lines = orjson.dumps({action: {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(doc) + b"\n"
     return client.post("/_bulk", content=lines, headers={"Content-Type": "application/x-ndjson"})
 
 
 def item_status(response: httpx.Response) -> int:
     assert response.status_code == 200, response.text
-    return int(response.json()["items"][0]["create"]["status"])
+    (item,) = response.json()["items"]
+    return int(next(iter(item.values()))["status"])
 
 
 def own(agency: str) -> str:
@@ -95,56 +145,91 @@ def own(agency: str) -> str:
 
 
 def test_it_lets_a_collector_create_documents_in_its_agency_index(cluster: Cluster) -> None:
-    with cluster.as_user("soc-collector-so-a") as a:
-        assert item_status(bulk_create(a, own("so-a"))) == 201
+    with cluster.client("so-a") as a:
+        assert item_status(cluster.create(a, own("so-a"))) == 201
     cluster.store.refresh()
     assert cluster.store.count(MatchAll(), agencies=None) >= 1  # the service reads it through lp-events-*
 
 
 def test_it_refuses_a_collector_reading_its_own_index(cluster: Cluster) -> None:
-    with cluster.as_user("soc-collector-so-a") as a:
-        bulk_create(a, own("so-a"))
+    with cluster.client("so-a") as a:
+        cluster.create(a, own("so-a"))
         assert a.post(f"/{own('so-a')}/_search", json={"query": {"match_all": {}}}).status_code == 403
-        assert a.get(f"/{own('so-a')}/_doc/{own('so-a')}-0").status_code == 403
-        assert a.post(f"/{PREFIX}-events-*/_search", json={}).status_code in (200, 403)
+        assert a.get(f"/{own('so-a')}/_doc/{cluster.doc_id(own('so-a'))}").status_code == 403
         wide = a.post(f"/{PREFIX}-events-*/_search", json={})
+        assert wide.status_code in (200, 403)
         if wide.status_code == 200:  # wildcards resolve to nothing it may read
             assert wide.json()["hits"]["total"]["value"] == 0
 
 
 def test_it_refuses_a_collector_deleting(cluster: Cluster) -> None:
-    with cluster.as_user("soc-collector-so-a") as a:
-        bulk_create(a, own("so-a"))
-        assert a.delete(f"/{own('so-a')}/_doc/{own('so-a')}-0").status_code == 403
+    with cluster.client("so-a") as a:
+        cluster.create(a, own("so-a"))
+        assert a.delete(f"/{own('so-a')}/_doc/{cluster.doc_id(own('so-a'))}").status_code == 403
         assert a.delete(f"/{own('so-a')}").status_code == 403
 
 
 def test_it_refuses_a_collector_writing_another_agencys_index(cluster: Cluster) -> None:
-    with cluster.as_user("soc-collector-so-a") as a:
-        assert item_status(bulk_create(a, own("so-b"))) == 403
-        assert item_status(bulk_create(a, f"{PREFIX}-events-system.auth-{DAY}")) == 403  # the old naming
-    with cluster.as_user("soc-collector-so") as so:  # agency `so` is not a prefix of agency `so-a`
-        assert item_status(bulk_create(so, own("so-a"))) == 403
-        assert item_status(bulk_create(so, own("so"))) == 201
+    with cluster.client("so-a") as a:
+        assert item_status(cluster.create(a, own("so-b"))) == 403
+        assert item_status(cluster.create(a, f"{PREFIX}-events-system.auth-{DAY}")) == 403  # the old naming
+    with cluster.client("so") as so:  # agency `so` is not a prefix of agency `so-a`
+        assert item_status(cluster.create(so, own("so-a"))) == 403
+        assert item_status(cluster.create(so, own("so"))) == 201
 
 
 def test_it_refuses_a_collector_overwriting_a_document(cluster: Cluster) -> None:
-    with cluster.as_user("soc-collector-so-a") as a:
-        bulk_create(a, own("so-a"))
-        again = a.put(f"/{own('so-a')}/_doc/{own('so-a')}-0", json={"message": "forged"})
-        assert again.status_code == 403
+    with cluster.client("so-a") as a:
+        cluster.create(a, own("so-a"))
+        doc_id = cluster.doc_id(own("so-a"))
+        assert a.put(f"/{own('so-a')}/_doc/{doc_id}", json={"message": "forged"}).status_code == 403
+        assert item_status(bulk(a, "index", own("so-a"), doc_id)) == 403
+
+
+def test_it_refuses_a_collector_issuing_credentials(cluster: Cluster) -> None:
+    with cluster.client("so-a") as a:
+        assert a.post("/_security/api_key", json={"name": "escalate"}).status_code == 403
+        assert a.put("/_security/role/escalate", json={"cluster": ["all"]}).status_code == 403
 
 
 def test_it_gives_the_reader_search_but_no_writes(cluster: Cluster) -> None:
-    with cluster.as_user("soc-collector-so-b") as b:
-        assert item_status(bulk_create(b, own("so-b"))) == 201
+    with cluster.client("so-b") as b:
+        assert item_status(cluster.create(b, own("so-b"))) == 201
     cluster.store.refresh()
-    with cluster.as_user("soc-reader") as reader:
+    with cluster.client("reader") as reader:
         found = reader.post(f"/{PREFIX}-events-*/_search", json={"query": {"match_all": {}}})
         assert found.status_code == 200
         assert found.json()["hits"]["total"]["value"] >= 1
-        assert bulk_create(reader, own("so-b")).status_code == 403  # no write privilege anywhere
+        assert bulk(reader, "create", own("so-b"), "reader").status_code == 403  # no write privilege anywhere
         assert reader.delete(f"/{own('so-b')}").status_code == 403
+
+
+def test_it_stores_every_role_through_the_security_api(api_keys: Cluster) -> None:
+    stored = api_keys.store.engine.client.security.get_role()  # type: ignore[attr-defined]
+    for name, body in bootstrap.roles(PREFIX, AGENCIES).items():
+        assert stored[name]["cluster"] == body["cluster"]
+        assert [(i["names"], i["privileges"]) for i in stored[name]["indices"]] == [
+            (i["names"], i["privileges"]) for i in body["indices"]
+        ]
+
+
+def test_it_gives_the_service_ingest_read_templates_and_index_deletion(api_keys: Cluster) -> None:
+    index = f"{PREFIX}-events-svc.system.auth-{DAY}"
+    template = {"index_patterns": [f"{PREFIX}-events-svccheck-*"], "priority": 7}
+    with api_keys.client("service") as service:
+        assert item_status(bulk(service, "create", index, "service")) == 201
+        assert service.post(f"/{index}/_refresh").status_code == 200
+        assert service.get(f"/{index}/_doc/service").status_code == 200
+        assert service.put(f"/_index_template/{PREFIX}-svccheck", json=template).status_code == 200
+        assert service.delete(f"/_index_template/{PREFIX}-svccheck").status_code == 200
+        assert service.delete(f"/{index}").status_code == 200  # retention drops whole daily indices
+
+
+def test_it_refuses_the_service_other_indices_and_security(api_keys: Cluster) -> None:
+    with api_keys.client("service") as service:
+        assert item_status(bulk(service, "create", "other-events", "service")) == 403
+        assert service.post("/.security/_search", json={}).status_code in (403, 404)
+        assert service.post("/_security/api_key", json={"name": "escalate"}).status_code == 403
 
 
 def test_it_writes_each_role_for_its_own_agency_pattern() -> None:
@@ -165,41 +250,48 @@ def test_it_writes_credentials_readable_by_the_owner_only(tmp_path: Path) -> Non
     assert path.stat().st_mode & 0o777 == 0o600
 
 
-def test_it_bootstraps_from_the_command_line(
-    cluster: Cluster, elasticsearch_settings: Settings, tmp_path: Path
-) -> None:  # last: it gives soc-reader a new password
+def _bootstrap_command(admin: Settings, tmp_path: Path, *extra: str) -> Path:
     from click.testing import CliRunner
 
     from soc.cli import cli
 
-    s = elasticsearch_settings
     env = {
-        "SOC_DATA_DIR": str(tmp_path), "SOC_STORE": "elasticsearch", "SOC_STORE_URL": s.store_url,
-        "SOC_STORE_USERNAME": s.store_username, "SOC_STORE_PASSWORD": s.store_password,
-        "SOC_STORE_CA_FILE": s.store_ca_file, "SOC_STORE_INDEX_PREFIX": PREFIX,
+        "SOC_DATA_DIR": str(tmp_path), "SOC_STORE": "elasticsearch", "SOC_STORE_URL": admin.store_url,
+        "SOC_STORE_USERNAME": admin.store_username, "SOC_STORE_PASSWORD": admin.store_password,
+        "SOC_STORE_CA_FILE": admin.store_ca_file, "SOC_STORE_INDEX_PREFIX": PREFIX,
     }  # fmt: skip
-    conf = _config_dir(cluster.store)
-    args = [
-        "engine",
-        "bootstrap",
-        "--agency",
-        "so-c",
-        "--file-realm",
-        str(conf),
-        "--out",
-        str(tmp_path / "creds"),
-    ]
-    result = CliRunner().invoke(cli, args, env=env)
+    out = tmp_path / "creds"
+    result = CliRunner().invoke(cli, ["engine", "bootstrap", *extra, "--out", str(out)], env=env)
     assert result.exit_code == 0, result.output
-    cluster.passwords["soc-collector-so-c"] = (
-        (tmp_path / "creds" / "soc-collector-so-c.password").read_text().strip()
-    )
+    return out
+
+
+def test_it_bootstraps_api_keys_from_the_command_line(
+    api_keys: Cluster, elasticsearch_admin: Settings, tmp_path: Path
+) -> None:
+    out = _bootstrap_command(elasticsearch_admin, tmp_path, "--agency", "so-d")
+    role = bootstrap.collector_role_name("so-d")
+    api_keys.credentials["so-d"] = (out / f"{role}.api_key").read_text().strip()
+    with api_keys.client("so-d") as d:
+        assert item_status(api_keys.create(d, own("so-d"))) == 201
+        assert item_status(api_keys.create(d, own("so-a"))) == 403
+    with api_keys.client("so-a") as a:  # earlier agencies keep their keys
+        assert item_status(api_keys.create(a, own("so-a"))) == 409  # allowed; that id is already stored
+
+
+def test_it_bootstraps_the_file_realm_from_the_command_line(
+    file_realm: Cluster, elasticsearch_admin: Settings, tmp_path: Path
+) -> None:  # last: it gives soc-reader a new password
+    conf = _config_dir(file_realm.store)
+    out = _bootstrap_command(elasticsearch_admin, tmp_path, "--agency", "so-c", "--file-realm", str(conf))
+    password = (out / "soc-collector-so-c.password").read_text().strip()
+    file_realm.credentials["so-c"] = ("soc-collector-so-c", password)
     deadline = time.monotonic() + 60
-    with cluster.as_user("soc-collector-so-c") as c:
+    with file_realm.client("so-c") as c:
         while not _effective(c):
             assert time.monotonic() < deadline, "soc-collector-so-c never got its role"
             time.sleep(1)
-        assert item_status(bulk_create(c, own("so-c"))) == 201
-        assert item_status(bulk_create(c, own("so-a"))) == 403
-    with cluster.as_user("soc-collector-so-a") as a:  # earlier agencies keep their users
-        assert item_status(bulk_create(a, own("so-a"))) == 409  # allowed; that id is already stored
+        assert item_status(file_realm.create(c, own("so-c"))) == 201
+        assert item_status(file_realm.create(c, own("so-a"))) == 403
+    with file_realm.client("so-a") as a:  # earlier agencies keep their users
+        assert item_status(file_realm.create(a, own("so-a"))) == 409  # allowed; that id is already stored
