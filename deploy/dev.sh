@@ -39,7 +39,8 @@ python_env() {
 }
 
 test_parts() {
-  command -v java >/dev/null && command -v mvn >/dev/null || apt_install default-jdk-headless maven
+  # javac too: the tests build a small analysis plugin for the Elasticsearch node (soc/engine/elastic.py)
+  command -v java >/dev/null && command -v javac >/dev/null && command -v mvn >/dev/null || apt_install default-jdk-headless maven
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || apt_install postgresql
   command -v chromium >/dev/null || apt_install chromium  # headless browser tests (Playwright drives Debian Chromium)
   [ -x /usr/sbin/nginx ] || apt_install nginx-light  # tests check deploy/nginx/soc.conf with nginx -t

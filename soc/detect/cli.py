@@ -17,6 +17,7 @@ from soc.detect.hunt import hunt_command
 from soc.detect.model import Rule
 from soc.detect.rules import load_rules
 from soc.errors import SocError
+from soc.settings import Settings
 from soc.store.base import EventStore
 
 TEXT: dict[str, dict[str, str]] = {
@@ -121,26 +122,47 @@ def render(rule: Rule, backend: str, everything: dict[str, Rule]) -> str:
     envvar="SOC_TEST_OPENSEARCH_URL",
     help="Also run the cases on this OpenSearch node (default: $SOC_TEST_OPENSEARCH_URL).",
 )
-def test_command(paths: tuple[Path, ...], engine_url: str | None) -> None:
-    """Run every rule's match / no-match cases on SQLite (and on OpenSearch when given)."""
+@click.option(
+    "--on-store",
+    is_flag=True,
+    help="Also run the cases on the configured engine (SOC_STORE, SOC_STORE_URL, its API key or "
+    "user and CA), in temporary soc-rules-test-* indices that are deleted afterwards.",
+)
+@click.pass_context
+def test_command(ctx: click.Context, paths: tuple[Path, ...], engine_url: str | None, on_store: bool) -> None:
+    """Run every rule's match / no-match cases on SQLite (and on OpenSearch or Elasticsearch when given)."""
     loaded, problems = load_rules(list(paths) or [DEFAULT_RULES])
     for problem in problems:
         click.echo(problem)
     failures = len(problems)
+    targets: list[tuple[str, Settings | None]] = [("sqlite", None)]
+    if engine_url:
+        from soc import settings as settings_mod
+
+        targets.append(
+            ("opensearch", settings_mod.load(environ={}, store="opensearch", store_url=engine_url))
+        )
+    if on_store:
+        configured: Settings = ctx.find_root().obj["settings"]
+        if configured.store == "sqlite":
+            raise click.UsageError(
+                "--on-store needs SOC_STORE=opensearch or elasticsearch (and SOC_STORE_URL)"
+            )
+        targets.append((configured.store, configured))
     try:
-        for backend in ["sqlite"] + (["opensearch"] if engine_url else []):
-            failures += run_cases(loaded, backend, engine_url)
+        for backend, settings in targets:
+            failures += run_cases(loaded, backend, settings)
     except SocError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
     sys.exit(1 if failures else 0)
 
 
-def run_cases(rules: list[Rule], backend: str, engine_url: str | None) -> int:
+def run_cases(rules: list[Rule], backend: str, settings: Settings | None) -> int:
     """Run and print; returns the number of failures."""
     everything = {r.id: r for r in rules}
     with tempfile.TemporaryDirectory(prefix="soc-rules-test-") as tmp:
-        store = open_test_store(backend, Path(tmp), engine_url)
+        store = open_test_store(Path(tmp), settings)
         try:
             results = cases.run(store, rules, everything)
         finally:
@@ -156,19 +178,18 @@ def run_cases(rules: list[Rule], backend: str, engine_url: str | None) -> int:
     return len(failed)
 
 
-def open_test_store(backend: str, tmp: Path, engine_url: str | None) -> EventStore:
+def open_test_store(tmp: Path, settings: Settings | None) -> EventStore:
+    """SQLite under `tmp` without settings; else the engine they name, under a prefix of its own."""
     prefix = f"soc-rules-test-{os.getpid()}"
     store: EventStore
-    if backend == "sqlite":
+    if settings is None:
         from soc.store.sqlite import SqliteStore
 
         store = SqliteStore(tmp / "events.db", prefix=prefix)
     else:
-        from soc import settings as settings_mod
         from soc.store.clients import connect
         from soc.store.search import SearchStore
 
-        settings = settings_mod.load(environ={}, store="opensearch", store_url=engine_url)
         store = SearchStore(connect(settings), prefix=prefix)
     store.ensure_schema()
     return store

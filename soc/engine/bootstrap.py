@@ -63,6 +63,7 @@ def roles(prefix: str, agencies: Iterable[str]) -> dict[str, dict[str, Any]]:
                     "privileges": [
                         "create_index",
                         "create_doc",
+                        "auto_configure",  # new fields of a document; create_doc alone is deprecated for it
                         "read",
                         "view_index_metadata",
                         "maintenance",

@@ -15,6 +15,7 @@ A missing tool skips its test locally and fails it under CI=true.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -335,3 +336,10 @@ def test_it_points_the_units_at_the_example_credentials() -> None:
         text = (DEPLOY / "examples" / f"{example}.yml").read_text(encoding="utf-8")
         assert f"token_file: /run/credentials/{unit}.service/token" in text
         assert f"/etc/soc-collector/{example}.yml" in (DEPLOY / "systemd" / f"{unit}.service").read_text()
+
+
+def test_the_compose_service_role_is_the_one_bootstrap_creates() -> None:
+    from soc.engine.bootstrap import roles
+
+    shipped = json.loads((DEPLOY / "elasticsearch" / "soc_service.role.json").read_text(encoding="utf-8"))
+    assert shipped == roles("soc", [])["soc_service"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from soc import settings as settings_mod
 from soc.detect import cases
 from soc.detect.check import check
 from soc.detect.cli import close_test_store, open_test_store
@@ -31,11 +32,16 @@ def test_it_gives_every_rule_a_cases_file() -> None:
     assert [r.path for r in rules if not cases.cases_path(r.path).exists()] == []
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "opensearch"])
+@pytest.mark.parametrize("backend", ["sqlite", "opensearch", "elasticsearch"])
 def test_it_passes_every_rule_case(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    url = request.getfixturevalue("opensearch_url") if backend == "opensearch" else None
+    settings = None
+    if backend == "opensearch":
+        url = request.getfixturevalue("opensearch_url")
+        settings = settings_mod.load(environ={}, store="opensearch", store_url=url)
+    elif backend == "elasticsearch":  # secured, TLS, the service's API key
+        settings = request.getfixturevalue("elasticsearch_settings")
     rules, _ = load_rules([RULES])
-    store = open_test_store(backend, tmp_path, url)
+    store = open_test_store(tmp_path, settings)
     try:
         results = cases.run(store, rules, {r.id: r for r in rules})
     finally:

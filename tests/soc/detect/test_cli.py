@@ -8,6 +8,7 @@ import orjson
 from click.testing import CliRunner
 
 from soc.cli import cli
+from soc.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "rules"
@@ -76,3 +77,23 @@ def test_it_exits_zero_when_nothing_matches(tmp_path: Path) -> None:
     code, out = run("hunt", "--rules", str(RULES), str(quiet))
     assert code == 0
     assert "0 alerts" in out
+
+
+def test_it_runs_rule_cases_on_the_configured_secured_elasticsearch(elasticsearch_settings: Settings) -> None:
+    s = elasticsearch_settings
+    env = {
+        "SOC_LANG": "en", "SOC_STORE": "elasticsearch", "SOC_STORE_URL": s.store_url,
+        "SOC_STORE_API_KEY": s.store_api_key, "SOC_STORE_USERNAME": s.store_username,
+        "SOC_STORE_PASSWORD": s.store_password, "SOC_STORE_CA_FILE": s.store_ca_file,
+    }  # fmt: skip
+    rules = str(RULES / "linux" / "auth")
+    result = CliRunner().invoke(cli, ["rules", "test", rules, "--on-store"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "cases passed on sqlite" in result.output
+    assert "cases passed on elasticsearch" in result.output
+
+
+def test_it_refuses_on_store_without_an_engine() -> None:
+    code, out = run("rules", "test", str(RULES / "linux" / "auth"), "--on-store")
+    assert code == 2
+    assert "--on-store needs SOC_STORE=opensearch or elasticsearch" in out
