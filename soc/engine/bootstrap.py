@@ -166,12 +166,19 @@ def _rewrite(path: Path, text: str) -> None:
 
 def apply_api(client: Any, prefix: str, agencies: Iterable[str]) -> list[Credential]:
     """The same through the security API. `client` is an `elasticsearch.Elasticsearch`
-    authenticated as an administrator. Each collector's API key carries its role as its only role
-    descriptor; soc_reader and soc_service are stored roles, for users or keys made separately."""
+    authenticated as an administrator. Each API key carries its role as its only role
+    descriptor: one per agency collector, one for the service (`store_api_key`) and one for
+    read-only use (dashboards, hunting); the stored roles are there for users made separately."""
     wanted = roles(prefix, agencies)
     for name, body in wanted.items():
         client.security.put_role(name=name, **body)
     creds = []
+    for role in ("soc_service", "soc_reader"):
+        key = client.security.create_api_key(
+            name=f"{role}-{secrets.token_hex(4)}", role_descriptors={role: wanted[role]},
+            metadata={"soc_kind": role.removeprefix("soc_")},
+        )  # fmt: skip
+        creds.append(Credential(None, role, api_key=str(key["encoded"])))
     for agency in sorted(set(agencies)):
         role = collector_role_name(agency)
         key = client.security.create_api_key(

@@ -95,21 +95,17 @@ def file_realm(elasticsearch_admin: Settings) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def api_keys(elasticsearch_admin: Settings) -> Iterator[Cluster]:
-    """bootstrap.apply_api's collector keys, plus keys for soc_reader and soc_service made from the
-    roles it stored (read back from .security: roles.yml holds same-named roles, which would win for
-    a user holding them by name)."""
+    """bootstrap.apply_api's keys: one per agency collector, one for soc_service, one for soc_reader,
+    each carrying its role as its only descriptor (roles.yml holds same-named roles, which would
+    win for a key or user naming the role)."""
     store = _admin_store(elasticsearch_admin)
     client = store.engine.client  # type: ignore[attr-defined]
     creds = bootstrap.apply_api(client, PREFIX, AGENCIES)
-    credentials: dict[str, tuple[str, str] | str] = {str(c.agency): c.api_key for c in creds}
-    stored = client.security.get_role(name="soc_reader,soc_service")
-    for who in ("reader", "service"):
-        role = stored[f"soc_{who}"]
-        descriptor = {"cluster": role["cluster"], "indices": role["indices"]}
-        key = client.security.create_api_key(
-            name=f"test-soc-{who}", role_descriptors={f"soc_{who}": descriptor}
-        )
-        credentials[who] = str(key["encoded"])
+    by_role = {"soc_service": "service", "soc_reader": "reader"}
+    credentials: dict[str, tuple[str, str] | str] = {
+        by_role.get(c.role) or str(c.agency): c.api_key for c in creds
+    }
+    assert {"service", "reader", *AGENCIES} <= credentials.keys()
     tls = ssl.create_default_context(cafile=elasticsearch_admin.store_ca_file)
     yield Cluster("api_keys", elasticsearch_admin.store_url, tls, credentials, store)
     _clean(store)
@@ -277,6 +273,10 @@ def test_it_bootstraps_api_keys_from_the_command_line(
         assert item_status(api_keys.create(d, own("so-a"))) == 403
     with api_keys.client("so-a") as a:  # earlier agencies keep their keys
         assert item_status(api_keys.create(a, own("so-a"))) == 409  # allowed; that id is already stored
+    api_keys.credentials["service-cli"] = (out / "soc_service.api_key").read_text().strip()
+    with api_keys.client("service-cli") as service:  # the key to put in store_api_key
+        assert service.get(f"/{PREFIX}-events-*/_search").status_code == 200
+        assert service.post("/_security/api_key", json={"name": "escalate"}).status_code == 403
 
 
 def test_it_bootstraps_the_file_realm_from_the_command_line(
