@@ -27,8 +27,10 @@ from soc.cli import cli as soc_cli
 from soc.collect import enroll as service
 from soc.db import accounts, migrate
 from soc.db.session import make_engine, session_scope
-from soc.store.sqlite import SqliteStore
+from soc.store.base import EventStore
+from soc.store.query import MatchAll
 from soc.web.app import create_app
+from tests.conftest import make_store
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -65,19 +67,20 @@ class Soc:
     url: str
     env: dict[str, str]
     db: Engine
-    store: SqliteStore
+    store: EventStore
     ca: Path
 
 
-@pytest.fixture
-def soc(tmp_path: Path, pki: Path) -> Iterator[Soc]:
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def soc(tmp_path: Path, pki: Path, request: pytest.FixtureRequest) -> Iterator[Soc]:
+    """The service over TLS, its events in SQLite or in the secured Elasticsearch node (API key)."""
     data = tmp_path / "soc"
     data.mkdir()
     config = settings_mod.load(environ={}, data_dir=data)
     migrate.upgrade(config.resolved_database_url)
     db = make_engine(config.resolved_database_url)
-    store = SqliteStore(data / "events.db")
-    store.ensure_schema()
+    stores = make_store(request.param, request, tmp_path)
+    store = next(stores)
     with session_scope(db) as s:
         accounts.add_agency(s, "so-a", "Sở A", actor="test")
     with socket.socket() as s:
@@ -99,7 +102,7 @@ def soc(tmp_path: Path, pki: Path) -> Iterator[Soc]:
     yield Soc(f"https://localhost:{port}", {"SOC_DATA_DIR": str(data)}, db, store, pki / "ca.pem")
     server.should_exit = True
     thread.join(10)
-    store.close()
+    next(stores, None)  # the store's own teardown: indices dropped, closed
     db.dispose()
 
 
@@ -138,6 +141,8 @@ def test_it_enrols_writes_a_ready_config_and_refuses_the_collector_once_revoked(
     assert config.sink_name == "soc"
     token = (out / "token").read_text().strip()
     assert ingest(soc, token).status_code == 200
+    soc.store.refresh()
+    assert soc.store.count(MatchAll(), agencies=["so-a"]) == 1  # stored under the enrolled agency
 
     listed = CliRunner().invoke(soc_cli, ["collectors", "list"], env=soc.env)
     assert "web01.so-a" in listed.output
