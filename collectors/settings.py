@@ -46,6 +46,8 @@ class ParseTransform:
 
 TRANSFORMS = {"parse": ParseTransform}
 DEFAULT_PARSE = ParseTransform(inputs=())
+MAX_BATCH_BYTES = 8 << 20
+"""A delivery stays below the service's 10 MiB ingest body limit (uncompressed, with framing)."""
 
 
 @dataclass
@@ -58,7 +60,7 @@ class CollectorConfig:
     host: str = field(default_factory=socket.gethostname)
     spool_max_bytes: int = 256 << 20
     batch_events: int = 2000
-    batch_bytes: int = 8 << 20
+    batch_bytes: int = MAX_BATCH_BYTES
     metrics_address: str = ""
     heartbeat_seconds: float = 60.0
     rate_limit: RateLimit | None = None
@@ -133,13 +135,11 @@ class Loader:
         scalars = {
             k: self.scalar(v) for k, (_, v) in top.items() if k in ("data_dir", "host", "heartbeat_seconds")
         }
-        spool = {
-            k: self.scalar(v)
-            for k, (_, v) in self.mapping(top.get("spool", (None, None))[1], "spool").items()
-        }
-        metrics = {
-            k: self.scalar(v) for k, (_, v) in self.mapping(top.get("metrics", (None, None))[1], "m").items()
-        }
+        spool = self.options(top, "spool", {"max_bytes": (int, 1 << 20, None)})
+        metrics = self.options(top, "metrics", {"address": (str, None, None)})
+        batch = self.options(
+            top, "batch", {"events": (int, 1, 100_000), "bytes": (int, 1 << 16, MAX_BATCH_BYTES)}
+        )
         if "data_dir" not in scalars:
             self.problem(root, "data_dir is required (where checkpoints and the spool live)")
         rate_limit = self.rate_limit(top.get("rate_limit"))
@@ -162,6 +162,10 @@ class Loader:
             extra["spool_max_bytes"] = int(spool["max_bytes"])
         if "address" in metrics:
             extra["metrics_address"] = str(metrics["address"])
+        if "events" in batch:
+            extra["batch_events"] = batch["events"]
+        if "bytes" in batch:
+            extra["batch_bytes"] = batch["bytes"]
         if rate_limit is not None:
             extra["rate_limit"] = rate_limit
         extra["claims"] = self.claims
@@ -195,6 +199,31 @@ class Loader:
             return None
         eps = float(values["events_per_second"])
         return RateLimit(eps, int(values.get("burst", max(1, round(eps)))))
+
+    def options(
+        self,
+        top: dict[str, tuple[yaml.Node, yaml.Node]],
+        section: str,
+        known: dict[str, tuple[type, int | None, int | None]],
+    ) -> dict[str, Any]:
+        """A small section of `key: value` options: unknown keys, wrong types and values out of
+        [least, most] are problems (with their line), never silently ignored."""
+        out: dict[str, Any] = {}
+        for key, (knode, vnode) in self.mapping(top.get(section, (None, None))[1], section).items():
+            if key not in known:
+                self.problem(knode, f"{section}: unknown option '{key}' (known: {', '.join(known)})")
+                continue
+            kind, least, most = known[key]
+            value = self.scalar(vnode)
+            if kind is int and (type(value) is not int or (least is not None and value < least)):
+                self.problem(vnode, f"{section}.{key}: expected a whole number >= {least}, got {value!r}")
+            elif kind is int and most is not None and value > most:
+                self.problem(vnode, f"{section}.{key}: at most {most}, got {value}")
+            elif kind is str and not isinstance(value, str):
+                self.problem(vnode, f"{section}.{key}: expected text, got {value!r}")
+            else:
+                out[key] = value
+        return out
 
     def mapping(self, node: yaml.Node | None, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if node is None:
