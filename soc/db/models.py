@@ -178,6 +178,12 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_entries"
+    __table_args__ = (
+        # The audit page filters by action (or its prefix), by target and by actor, newest first.
+        Index("ix_audit_entries_action_at", "action", "at"),
+        Index("ix_audit_entries_target", "target_type", "target_id"),
+        Index("ix_audit_entries_actor_at", "actor", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
