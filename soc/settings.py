@@ -59,6 +59,8 @@ class Settings:
     """Sigma rules the scheduler runs; default: the bundled rules/ folder."""
     detection_settle_seconds: int = -1
     """How far behind now a detection window ends (engine refresh); -1: 0 for sqlite, 10 otherwise."""
+    collector_silent_minutes: int = 15
+    """A collector, host or agency with nothing received for this long is shown as silent."""
     retention_days: int = 0
     """Days of events kept per dataset unless `retention` says otherwise; 0: keep forever."""
     retention: str = ""
@@ -289,6 +291,8 @@ def _check(s: Settings) -> list[str]:
         problems.append(
             f"store_index_period: expected auto, day, week or month, got '{s.store_index_period}'"
         )
+    if s.collector_silent_minutes < 1:
+        problems.append(f"collector_silent_minutes: must be >= 1, got {s.collector_silent_minutes}")
     if s.store_replicas < 0:
         problems.append(f"store_replicas: must be >= 0, got {s.store_replicas}")
     if s.retention_days < 0:

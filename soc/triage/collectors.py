@@ -29,6 +29,7 @@ from soc.store.query import MatchAll
 from soc.triage.principal import Principal
 
 SILENT_AFTER = timedelta(minutes=15)
+"""Default of the `collector_silent_minutes` setting."""
 """A collector (or an agency with collectors) that sent nothing for this long is flagged silent.
 There is no setting for it yet; collectors beat every 60 s by default, so 15 missed beats."""
 HEARTBEAT_DATASET = "soc.collector"
@@ -86,7 +87,7 @@ class CollectorToken:
     expires_at: datetime | None
     revoked: bool
     silent: bool
-    """Active, and nothing sent with it for SILENT_AFTER (or never)."""
+    """Active, and nothing sent with it for the silent threshold (or never)."""
 
 
 @dataclass
@@ -125,9 +126,10 @@ def overview(
     now: datetime,
     *,
     agency: str | None = None,
+    silent_after: timedelta = SILENT_AFTER,
 ) -> Overview:
     principal.require("collectors.read")
-    out = Overview(now=now, silent_after_seconds=int(SILENT_AFTER.total_seconds()))
+    out = Overview(now=now, silent_after_seconds=int(silent_after.total_seconds()))
     visible = principal.allowed([agency] if agency else None)
     if visible is not None and not visible:
         return out
@@ -136,7 +138,7 @@ def overview(
         return out
     codes = sorted(agencies)
     scope: Collection[str] | None = None if visible is None else codes
-    out.tokens = _tokens(session, codes, now)
+    out.tokens = _tokens(session, codes, now, silent_after)
     per_5m = store.group_counts(MatchAll(), [ecs.AGENCY, "agent.name"], agencies=scope,
                                 window=Window(now - timedelta(minutes=5), now))  # fmt: skip
     per_60m = store.group_counts(MatchAll(), [ecs.AGENCY, "agent.name"], agencies=scope,
@@ -168,7 +170,7 @@ def overview(
                 agency=key[0], name=key[1], last_seen_at=seen, last_heartbeat_at=beat_at,
                 events_5m=per_5m.get(key, 0), events_60m=per_60m.get(key, 0), lag=Lag.of(lags.get(key, [])),
                 spool_bytes=int(spool) if isinstance(spool, int | float) else None,
-                silent=seen is None or now - seen > SILENT_AFTER,
+                silent=seen is None or now - seen > silent_after,
             )
         )  # fmt: skip
     open_query = (
@@ -191,7 +193,7 @@ def overview(
                 hosts=sum(1 for c in out.collectors if c.agency == code and c.events_60m),
                 last_seen_at=last_seen,
                 lag=Lag.of([v for (a, _), vs in lags.items() if a == code for v in vs]),
-                silent=bool(mine) and (last_seen is None or now - last_seen > SILENT_AFTER),
+                silent=bool(mine) and (last_seen is None or now - last_seen > silent_after),
             )
         )  # fmt: skip
     return out
@@ -204,7 +206,9 @@ def _agencies(session: Session, visible: frozenset[str] | None) -> dict[str, str
     return {str(c): str(n) for c, n in session.execute(query)}
 
 
-def _tokens(session: Session, codes: list[str], now: datetime) -> list[CollectorToken]:
+def _tokens(
+    session: Session, codes: list[str], now: datetime, silent_after: timedelta
+) -> list[CollectorToken]:
     query = (
         select(ApiToken, Agency.code)
         .join(Agency, Agency.id == ApiToken.agency_id)
@@ -220,7 +224,7 @@ def _tokens(session: Session, codes: list[str], now: datetime) -> list[Collector
                 id=token.id, name=token.name, prefix=token.prefix, agency=str(code),
                 created_at=token.created_at,
                 last_used_at=used, expires_at=token.expires_at, revoked=revoked,
-                silent=not revoked and (used is None or now - used > SILENT_AFTER),
+                silent=not revoked and (used is None or now - used > silent_after),
             )
         )  # fmt: skip
     return out

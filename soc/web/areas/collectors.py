@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated
 
@@ -96,7 +96,10 @@ def _out(o: service.Overview) -> OverviewOut:
 
 def _overview(request: Request, principal: Principal, agency: str | None) -> service.Overview:
     with session_scope(request.app.state.db) as s:
-        return service.overview(s, request.app.state.store, principal, utcnow(), agency=agency or None)
+        return service.overview(
+            s, request.app.state.store, principal, utcnow(), agency=agency or None,
+            silent_after=timedelta(minutes=request.app.state.settings.collector_silent_minutes),
+        )  # fmt: skip
 
 
 @router.get("/collectors", response_class=HTMLResponse, include_in_schema=False)

@@ -134,6 +134,18 @@ def test_an_agency_is_silent_when_its_collectors_stopped(world: World) -> None:
     assert all(t.silent for t in o.tokens)
 
 
+def test_the_silent_threshold_is_the_configured_one(world: World) -> None:
+    later = datetime.now(UTC) + timedelta(minutes=30)
+    with session_scope(world.web.db) as s:
+        default = collectors.overview(s, world.web.store, world.principal("analyst"), later)
+        longer = collectors.overview(
+            s, world.web.store, world.principal("analyst"), later, silent_after=timedelta(hours=1)
+        )
+    assert {a.code: a.silent for a in default.agencies} == {"so-a": True, "so-b": True}
+    assert {a.code: a.silent for a in longer.agencies} == {"so-a": False, "so-b": False}
+    assert longer.silent_after_seconds == 3600
+
+
 def test_a_revoked_token_never_raises_the_alarm(world: World) -> None:
     with session_scope(world.web.db) as s:
         token = s.get(ApiToken, world.quiet_id)
