@@ -16,15 +16,16 @@ Elasticsearch raise the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
 from soc import ecs
 from soc.detect.model import Correlation, Finding, Rule, event_time
+from soc.store import matcher
 from soc.store.base import Agencies, EventStore, Hit, Window, scan
-from soc.store.query import And, Or, Query, Term, group_key, indexed_values
+from soc.store.query import And, Or, Query, Term, group_key
 
 FILTER_CHUNK = 500
 """Group values per history read on an engine (a bool query allows 1,024 clauses by default)."""
@@ -49,6 +50,7 @@ class Histories:
     def __init__(self, store: EventStore, agencies: Agencies) -> None:
         self.store, self.agencies = store, agencies
         self._reads: dict[tuple[Any, ...], list[Hit]] = {}
+        self._keyed: dict[tuple[Any, ...], list[tuple[Hit, int, set[tuple[Any, ...]]]]] = {}
 
     def put(self, rule: Rule, history: Window, hits: list[Hit]) -> None:
         self._reads[(rule.id, history, None)] = hits
@@ -79,6 +81,21 @@ class Histories:
         hits = sorted(seen.values(), key=lambda h: h.cursor)
         self._reads[(rule.id, history, narrow)] = hits
         return hits
+
+    def keyed(
+        self, rule: Rule, history: Window, narrow: tuple[str, frozenset[Any]] | None, fields: tuple[str, ...]
+    ) -> list[tuple[Hit, int, set[tuple[Any, ...]]]]:
+        """`read`, each hit with its @timestamp in ms and its group keys over `fields` (those with
+        at least one): correlations over the same rule and group fields share the work."""
+        key = (rule.id, history, narrow, fields)
+        found = self._keyed.get(key)
+        if found is None:
+            found = self._keyed[key] = [
+                (hit, ecs.to_millis(event_time(hit)), keys)
+                for hit in self.read(rule, history, narrow)
+                if (keys := _keys(hit, fields))
+            ]
+        return found
 
 
 def history_window(corr: Correlation, window: Window) -> Window:
@@ -150,23 +167,19 @@ def _split(
     start_ms, end_ms = ecs.to_millis(window.start), ecs.to_millis(window.end)
     out: dict[tuple[Any, ...], list[_Event]] = {}
     for position, rule in enumerate(base):
-        fields = group_fields(corr, rule.id)
-        for hit in histories.read(rule, history, narrow):
-            event: _Event | None = None
-            for key in _keys(hit, fields):
-                if event is None:
-                    at = ecs.to_millis(event_time(hit))
-                    event = _Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms)
+        for hit, at, keys in histories.keyed(rule, history, narrow, group_fields(corr, rule.id)):
+            event = _Event(at, hit, position, start_ms <= hit.cursor[0] < end_ms)
+            for key in keys:
                 out.setdefault(key, []).append(event)
     for events in out.values():
         events.sort(key=lambda e: (e.at_ms, e.hit.cursor, e.rule))
     return out
 
 
-def _keys(hit: Hit, fields: Sequence[str]) -> Iterable[tuple[Any, ...]]:
+def _keys(hit: Hit, fields: Sequence[str]) -> set[tuple[Any, ...]]:
     """The group keys of an event: every combination of its values of the fields (for the EXACT
     types a value's bucket key is the value itself, so a cased term on it matches the event)."""
-    return set(product(*({group_key(v) for v in indexed_values(hit.source, f)} for f in fields)))
+    return set(product(*({group_key(v) for v in matcher.values(hit.source, f)} for f in fields)))
 
 
 def _new_groups(
@@ -230,7 +243,7 @@ def _measure(corr: Correlation, span: Sequence[_Event]) -> int:
         case "value_count":
             assert corr.condition.field is not None
             field = corr.condition.field
-            return len({group_key(v) for e in span for v in indexed_values(e.hit.source, field)})
+            return len({group_key(v) for e in span for v in matcher.values(e.hit.source, field)})
         case "temporal":
             return len({e.rule for e in span})
     wanted = 0  # temporal_ordered: how many of the rules occur in their order

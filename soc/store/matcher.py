@@ -9,8 +9,10 @@ identical text selections (logsource scoping repeated by many rules) are tested 
 
 from __future__ import annotations
 
+import ipaddress
+import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -57,26 +59,34 @@ def compiled(query: Query) -> Matcher:
         case Wildcard(field, pattern, cased):
             return _text_matcher(field, (pattern,), cased)
         case Term(field, _, _) | Wildcard(field, _, _) | Regex(field, _) | Cidr(field, _) | Range(field):
-            test = _value_test(query)
-            return lambda doc, memo: any(map(test, _values(doc, memo, field)))
+            return _any_value(field, _value_test(query))
         case Exists(field):
-            return lambda doc, memo: bool(_values(doc, memo, field))
+            return lambda doc, memo: bool(field_values(doc, memo, field))
     raise QueryError(f"unknown query node {query!r}")
 
 
 def _merged_alternatives(items: tuple[Query, ...]) -> Iterator[Matcher]:
     """Or-ed wildcards and text terms on one field are tested together, value by value."""
     groups: dict[tuple[str, bool], list[str]] = {}
+    networks: dict[str, list[str]] = {}
     for item in items:
         match item:
             case Wildcard(field, pattern, cased):
                 groups.setdefault((field, cased), []).append(pattern)
             case Term(field, value, cased) if ecs.field_type(field) == "keyword":
                 groups.setdefault((field, cased), []).append(_escape_wildcard(keyword(value)))
+            case Cidr(field, network):
+                networks.setdefault(field, []).append(network)
             case _:
                 yield compiled(item)
     for (field, cased), patterns in groups.items():
         yield _text_matcher(field, tuple(patterns), cased)
+    for field, nets in networks.items():
+        yield _any_value(field, _in_networks(nets))
+
+
+def _any_value(field: str, test: Callable[[Any], bool]) -> Matcher:
+    return lambda doc, memo: any(map(test, field_values(doc, memo, field)))
 
 
 def _escape_wildcard(text: str) -> str:
@@ -101,14 +111,18 @@ def _text_matcher(field: str, patterns: tuple[str, ...], cased: bool) -> Matcher
             core if cased else core.lower()
         )
     others = _alternation(tuple(rest), cased) if rest else None
-    exact, contains = frozenset(simple["exact"]), tuple(simple["contains"])
-    prefix, suffix = tuple(simple["prefix"]), tuple(simple["suffix"])
+    exact, prefix, suffix = frozenset(simple["exact"]), tuple(simple["prefix"]), tuple(simple["suffix"])
+    # One scan for every substring (a literal alternation is found wherever one of them occurs).
+    contains = re.compile("|".join(map(re.escape, sorted(simple["contains"])))).search
+    some_contains = bool(simple["contains"])
 
     def test(v: str) -> bool:
         if not (cased or v.isascii()):
             return everything(v) is not None
         t = v if cased else v.lower()
-        if t in exact or t.startswith(prefix) or t.endswith(suffix) or any(c in t for c in contains):
+        if t in exact or t.startswith(prefix) or t.endswith(suffix):
+            return True
+        if some_contains and contains(t) is not None:
             return True
         return others is not None and others(v) is not None
 
@@ -117,23 +131,124 @@ def _text_matcher(field: str, patterns: tuple[str, ...], cased: bool) -> Matcher
     def matcher(doc: Mapping[str, Any], memo: dict[Any, Any]) -> bool:
         found = memo.get(token)
         if found is None:
-            found = memo[token] = any(map(test, _values(doc, memo, field)))
+            found = memo[token] = any(map(test, field_values(doc, memo, field)))
         return bool(found)
 
     return matcher
 
 
 def _alternation(patterns: tuple[str, ...], cased: bool) -> Callable[[str], re.Match[str] | None]:
-    flags = re.DOTALL if cased else re.DOTALL | re.IGNORECASE
-    parts = (query_mod._wildcard_regex(p, cased).pattern for p in patterns)
-    return re.compile("|".join(f"(?:{p})" for p in parts), flags).fullmatch
+    """`fullmatch` of the alternation, compiled on first use: most of them are only needed for
+    non-ASCII values or for documents that passed the guards, and compiling all of a cycle's
+    alternations up front costs more than evaluating them."""
+    compiled: Callable[[str], re.Match[str] | None] | None = None
+
+    def fullmatch(v: str) -> re.Match[str] | None:
+        nonlocal compiled
+        if compiled is None:
+            flags = re.DOTALL if cased else re.DOTALL | re.IGNORECASE
+            parts = (query_mod._wildcard_regex(p, cased).pattern for p in patterns)
+            compiled = re.compile("|".join(f"(?:{p})" for p in parts), flags).fullmatch
+        return compiled(v)
+
+    return fullmatch
 
 
-def _values(doc: Mapping[str, Any], memo: dict[Any, Any], field: str) -> list[Any]:
+def field_values(doc: Mapping[str, Any], memo: dict[Any, Any], field: str) -> list[Any]:
+    """`indexed_values(doc, field)`, read once per document (the memo is per document)."""
     found = memo.get(field)
     if found is None:
-        found = memo[field] = indexed_values(doc, field)
+        found = memo[field] = _reader(field)(doc)
     return found
+
+
+def prefetch(fields: Iterable[str]) -> Callable[[Mapping[str, Any], dict[Any, Any]], None]:
+    """A function that puts the values of every field that a document has into its memo (what
+    `field_values` would), walking each shared parent object once: for `auditd.log.a0` …
+    `auditd.log.a7` one walk down to `auditd.log`. A field missing from the document is left out
+    of the memo (its values are none)."""
+    groups: dict[tuple[str, ...], list[tuple[str, str, type, Callable[[Any], list[Any]]]]] = {}
+    other: list[str] = []
+    for field in sorted(set(fields)):
+        leaf = _LEAVES.get(ecs.field_type(field))
+        if leaf is None or field == ecs.TIMESTAMP:
+            other.append(field)
+            continue
+        *parents, name = field.split(".")
+        groups.setdefault(tuple(parents), []).append((name, field, *leaf))
+    plan = tuple(groups.items())
+
+    def fill(doc: Mapping[str, Any], memo: dict[Any, Any]) -> None:
+        for parents, leaves in plan:
+            node: Any = doc
+            for part in parents:
+                if type(node) is not dict:
+                    break
+                node = node.get(part)
+                if node is None:  # missing or null: none of these fields has a value
+                    break
+            if node is None:
+                continue
+            if type(node) is not dict:  # an array or a scalar on the way: the general path
+                for _, field, _, _ in leaves:
+                    memo[field] = indexed_values(doc, field)
+                continue
+            for name, field, wanted, convert in leaves:
+                raw = node.get(name)
+                if raw is None:
+                    continue
+                memo[field] = convert(raw) if type(raw) is wanted else indexed_values(doc, field)
+        for field in other:
+            memo[field] = indexed_values(doc, field)
+
+    return fill
+
+
+def values(doc: Mapping[str, Any], field: str) -> list[Any]:
+    """`indexed_values(doc, field)`, faster for the common shapes of a document."""
+    return _reader(field)(doc)
+
+
+@lru_cache(maxsize=4096)
+def _reader(field: str) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """`indexed_values` for one field. The common shape (objects down to one string, or one whole
+    number for a number field) is read directly; any other shape (arrays, a number written as
+    text, booleans) takes the general path."""
+    kind = ecs.field_type(field)
+    leaf = _LEAVES.get(kind)
+    if leaf is None or field == ecs.TIMESTAMP:
+        return lambda doc: indexed_values(doc, field)
+    parts = tuple(field.split("."))
+    wanted, convert = leaf
+
+    def read(doc: Mapping[str, Any]) -> list[Any]:
+        node: Any = doc
+        for part in parts:
+            if type(node) is not dict:
+                return indexed_values(doc, field)
+            node = node.get(part)
+            if node is None:  # missing or null: no value, as in ecs.values
+                return []
+        if type(node) is not wanted:
+            return indexed_values(doc, field)
+        return convert(node)
+
+    return read
+
+
+def _keyword_leaf(text: str) -> list[Any]:
+    return [text] if len(text) <= ecs.MAX_INDEXED_CHARS else []
+
+
+_ip_address = lru_cache(maxsize=65536)(ipaddress.ip_address)
+"""Addresses repeat across events (the same hosts and clients); parsed objects are immutable."""
+
+_LEAVES: dict[str, tuple[type, Callable[[Any], list[Any]]]] = {
+    "keyword": (str, _keyword_leaf),
+    "long": (int, lambda n: [n]),
+    "ip": (str, lambda text: [_ip_address(text)]),
+}
+"""Per field type: the JSON type of a plain value and its indexed values (as `indexed_values`)."""
 
 
 def _all(parts: tuple[Matcher, ...]) -> Matcher:
@@ -162,6 +277,24 @@ def _any(parts: tuple[Matcher, ...]) -> Matcher:
     return some
 
 
+def _in_networks(networks: list[str]) -> Callable[[Any], bool]:
+    """Is an address in one of the networks (`query._in_network`, as integer ranges: an address
+    is in a network of its version when it lies between the network and broadcast addresses)."""
+    nets = [query_mod._network(n) for n in networks]
+    ranges = [(n.version, int(n.network_address), int(n.broadcast_address)) for n in nets]
+
+    def test(addr: Any) -> bool:
+        version, number = addr.version, int(addr)
+        for net_version, low, high in ranges:
+            if net_version == version and low <= number <= high:
+                return True
+        if version == 6 and any(n.version == 4 for n in nets):
+            return any(query_mod._in_network(addr, n) for n in nets if n.version == 4)
+        return False
+
+    return test
+
+
 def _value_test(query: Query) -> Callable[[Any], bool]:
     match query:
         case Term(field, value, _):
@@ -183,101 +316,13 @@ def _value_test(query: Query) -> Callable[[Any], bool]:
             search = regex.compiled(pattern).search
             return lambda v: search(v) is not None
         case Cidr(_, network):
-            net = query_mod._network(network)
-            return lambda v: query_mod._in_network(v, net)
+            return _in_networks([network])
         case Range(field, gte, gt, lte, lt):
             kind = ecs.field_type(field)
-            return lambda v: query_mod._in_range(v, kind, field, gte, gt, lte, lt)
+            given = ((operator.ge, gte), (operator.gt, gt), (operator.le, lte), (operator.lt, lt))
+            bounds = tuple((op, query_mod._range_value(kind, b, field)) for op, b in given if b is not None)
+            if len(bounds) == 1:
+                ((op, bound),) = bounds
+                return lambda v: bool(op(v, bound))
+            return lambda v: all(op(v, b) for op, b in bounds)
     raise QueryError(f"unknown query node {query!r}")
-
-
-Guard = tuple[tuple[str, str, frozenset[str]], ...]
-"""Alternatives (field, kind, keys): a query can only match a document having, for one of them, a
-value of `field` whose key is in `keys`. Kind `exact`: the lower-cased value; kind `name`: what
-follows its last `/`."""
-
-CATEGORICAL = frozenset(
-    {
-        "event.category", "event.type", "event.action", "event.outcome", "event.module", "event.kind",
-        "auditd.log.record_type", "auditd.message_type", "network.transport", "network.protocol",
-        "http.request.method", "dns.question.type", "log.level",
-    }
-)  # fmt: skip
-"""Fields most documents of a dataset share a few values of: weak guards, used only when no other."""
-
-
-def guard(query: Query) -> Guard | None:
-    """A necessary condition of `query` that dict lookups can test, or None.
-
-    Sound for ASCII values only: case-insensitive matching folds some non-ASCII letters onto ASCII
-    ones (the Kelvin sign onto `k`), so a document with another value of the field must be tested.
-    """
-    match query:
-        case And(items):
-            options = [g for g in map(guard, items) if g is not None]
-            return max(options, key=_strength, default=None)
-        case Or(items):
-            parts = [guard(q) for q in items]
-            if not parts or any(g is None for g in parts):
-                return None
-            merged: dict[tuple[str, str], set[str]] = {}
-            for alternatives in parts:
-                for field, kind, keys in alternatives or ():
-                    merged.setdefault((field, kind), set()).update(keys)
-            return tuple((f, k, frozenset(keys)) for (f, k), keys in sorted(merged.items()))
-        case Term(field, value, _) if ecs.field_type(field) == "keyword" and _stored(field):
-            text = keyword(value)
-            return ((field, "exact", frozenset({text.lower()})),) if text.isascii() else None
-        case Wildcard(field, pattern, _) if _stored(field) and pattern.isascii():
-            name = pattern[2:]
-            if pattern.startswith("*/") and name and not any(c in name for c in "*?\\/"):
-                return ((field, "name", frozenset({name.lower()})),)
-            if not any(c in pattern for c in "*?\\"):
-                return ((field, "exact", frozenset({pattern.lower()})),)
-    return None
-
-
-def _stored(field: str) -> bool:
-    """Fields the documents hold as written (the store adds event.hash/event.ingested on reading)."""
-    return field not in (ecs.HASH, ecs.INGESTED)
-
-
-def _strength(g: Guard) -> tuple[bool, bool, int]:
-    return (
-        all(kind == "name" for _, kind, _ in g),
-        not any(field in CATEGORICAL for field, _, _ in g),
-        -sum(len(keys) for _, _, keys in g),
-    )
-
-
-class Router:
-    """Which of a dataset's queries a document can match: the unguarded ones, plus those whose
-    guard key one of its values has (a dict lookup per value instead of a call per query)."""
-
-    def __init__(self, queries: list[tuple[int, Guard | None]]) -> None:
-        self.empty = not queries
-        self.always = [i for i, g in queries if g is None]
-        self.indexes: dict[tuple[str, str], dict[str, list[int]]] = {}
-        self.guarded: dict[tuple[str, str], list[int]] = {}
-        for i, g in queries:
-            for field, kind, keys in g or ():
-                index = self.indexes.setdefault((field, kind), {})
-                for key in keys:
-                    index.setdefault(key, []).append(i)
-                self.guarded.setdefault((field, kind), []).append(i)
-
-    def candidates(self, doc: Mapping[str, Any], memo: dict[Any, Any]) -> list[int]:
-        found: set[int] = set()
-        for (field, kind), index in self.indexes.items():
-            values = _values(doc, memo, field)
-            if not values:
-                continue
-            if not all(v.isascii() for v in values):
-                found.update(self.guarded[(field, kind)])
-                continue
-            for v in values:
-                key = v.lower()
-                hit = index.get(key if kind == "exact" else key.rpartition("/")[2])
-                if hit is not None:
-                    found.update(hit)
-        return [*self.always, *found]

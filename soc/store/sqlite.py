@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from soc import ecs
 from soc.errors import StoreError
 from soc.store import prepare
 from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult
-from soc.store.matcher import Router, compiled, guard
+from soc.store.matcher import compiled
+from soc.store.prefilter import Router, guard
 from soc.store.query import (
     And,
     MatchAll,
@@ -220,6 +222,7 @@ class SqliteStore:
             wanted = [sets[i] for i in active]
             union = None if any(d is None for d in wanted) else frozenset().union(*wanted)  # type: ignore[arg-type]
             routes: dict[str | None, Router] = {}
+            names: dict[tuple[str, str, str], str] = {}
             for row_id, ingested, slug, day, dataset, blob in self._raw_rows(agencies, (lo, hi), union, None):
                 router = routes.get(dataset)
                 if router is None:
@@ -240,12 +243,11 @@ class SqliteStore:
                         if hit is None:
                             if not full:
                                 _stamp(doc, row_id, ingested)
-                            hit = Hit(
-                                row_id,
-                                prepare.index_name(self.prefix, _agency(doc), slug, day),
-                                doc,
-                                (ingested, row_id),
-                            )
+                            place = (_agency(doc), slug, day)
+                            index = names.get(place)
+                            if index is None:
+                                index = names[place] = prepare.index_name(self.prefix, *place)
+                            hit = Hit(row_id, index, doc, (ingested, row_id))
                         out[i].append(hit)
         return out
 
@@ -364,7 +366,13 @@ def _load(row_id: str, ingested_ms: int, blob: bytes) -> dict[str, Any]:
 def _stamp(doc: dict[str, Any], row_id: str, ingested_ms: int) -> None:
     event = doc["event"]
     event["hash"] = row_id
-    event["ingested"] = ecs.format_time(datetime.fromtimestamp(ingested_ms / 1000, UTC))
+    event["ingested"] = _ingested_text(ingested_ms)
+
+
+@lru_cache(maxsize=4096)
+def _ingested_text(ingested_ms: int) -> str:
+    """Rows of one write share their stamp: format it once."""
+    return ecs.format_time(datetime.fromtimestamp(ingested_ms / 1000, UTC))
 
 
 def _reads_store_fields(query: Query) -> bool:
