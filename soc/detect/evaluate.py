@@ -13,6 +13,7 @@ from soc.detect import correlate
 from soc.detect.model import Finding, Rule, event_time
 from soc.errors import QueryError
 from soc.store.base import Agencies, EventStore, Hit, Window, scan
+from soc.store.prepare import gc_paused
 from soc.store.query import Query, check
 
 PAGE_SIZE = 1000
@@ -77,19 +78,21 @@ def evaluate_many(
         for (r, w), hits in zip(reads, answers[len(batch) :], strict=True):
             histories.put(r, w, hits)
     for rule in selected:
-        if id(rule) in found:
-            yield rule, [_finding(rule, hit) for hit in found[id(rule)]]
-        elif rule.correlation is not None:
-            yield (
-                rule,
-                list(
+        # The hits of the whole pass are alive (acyclic JSON): a collection while findings and
+        # correlation groups are built walks all of them and finds nothing. Paused per rule, never
+        # across a yield (the caller's code runs with the collector as it had it).
+        with gc_paused():
+            if id(rule) in found:
+                findings = [_finding(rule, hit) for hit in found[id(rule)]]
+            elif rule.correlation is not None:
+                findings = list(
                     correlate.evaluate(
                         store, rule, window, rules=rules, agencies=agencies, histories=histories
                     )
-                ),
-            )
-        else:
-            yield rule, list(evaluate(store, rule, window, rules=rules, agencies=agencies))
+                )
+            else:
+                findings = list(evaluate(store, rule, window, rules=rules, agencies=agencies))
+        yield rule, findings
 
 
 def _history_reads(

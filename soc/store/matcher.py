@@ -5,6 +5,8 @@ kept simple; tests/soc/detect/test_evaluate_many.py checks the two agree on ever
 event) without re-walking the tree per document: regexes and typed values are built once, field
 values are looked up once per document through a memo shared by every rule evaluated on it, and
 identical text selections (logsource scoping repeated by many rules) are tested once per document.
+Values are read straight from the common shapes (objects down to one string or whole number) and
+any other shape takes `indexed_values`; tests/soc/store/test_matcher.py checks the shortcuts.
 """
 
 from __future__ import annotations

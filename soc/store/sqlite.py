@@ -205,51 +205,52 @@ class SqliteStore:
 
         SQLite's batch path for a detection cycle; `SearchStore.search_many` is the engines' one.
         """
-        for query, _, _ in requests:
-            check(query)
-        fns = [compiled(q) for q, _, _ in requests]
-        guards = [guard(q) for q, _, _ in requests]
-        sets = [None if d is None else frozenset(d) for _, d, _ in requests]
-        spans = [(ecs.to_millis(w.start), ecs.to_millis(w.end)) for _, _, w in requests]
-        # The store's own fields are put back on hits only, unless a query reads them.
-        full = any(_reads_store_fields(q) for q, _, _ in requests)
+        batch = _Requests(requests)
         out: list[list[Hit]] = [[] for _ in requests]
-        cuts = sorted({ms for span in spans for ms in span})
-        for lo, hi in itertools.pairwise(cuts):
-            active = [i for i, (a, b) in enumerate(spans) if a <= lo and hi <= b]
-            if not active:
-                continue
-            wanted = [sets[i] for i in active]
-            union = None if any(d is None for d in wanted) else frozenset().union(*wanted)  # type: ignore[arg-type]
-            routes: dict[str | None, Router] = {}
-            names: dict[tuple[str, str, str], str] = {}
-            for row_id, ingested, slug, day, dataset, blob in self._raw_rows(agencies, (lo, hi), union, None):
-                router = routes.get(dataset)
-                if router is None:
-                    router = routes[dataset] = Router(
-                        [
-                            (i, guards[i])
-                            for i in active
-                            if sets[i] is None or (dataset is not None and dataset in sets[i])  # type: ignore[operator]
-                        ]
-                    )
-                if router.empty:
-                    continue
-                doc = _load(row_id, ingested, blob) if full else orjson.loads(blob)
-                memo: dict[Any, Any] = {}
-                hit: Hit | None = None
-                for i in router.candidates(doc, memo):
-                    if fns[i](doc, memo):
-                        if hit is None:
-                            if not full:
-                                _stamp(doc, row_id, ingested)
-                            place = (_agency(doc), slug, day)
-                            index = names.get(place)
-                            if index is None:
-                                index = names[place] = prepare.index_name(self.prefix, *place)
-                            hit = Hit(row_id, index, doc, (ingested, row_id))
-                        out[i].append(hit)
+        # The pass keeps thousands of decoded documents alive (the hits); they are acyclic JSON, so
+        # the cyclic collector finds nothing in them, yet it ran often enough to cost ~20% of the
+        # pass (bench/detect_sqlite.py). Reference counting frees everything as usual.
+        with prepare.gc_paused():
+            for lo, hi in itertools.pairwise(sorted({ms for span in batch.spans for ms in span})):
+                active = [i for i, (a, b) in enumerate(batch.spans) if a <= lo and hi <= b]
+                if active:
+                    self._pass(agencies, (lo, hi), batch, active, out)
         return out
+
+    def _pass(
+        self,
+        agencies: Agencies,
+        span: tuple[int, int],
+        batch: _Requests,
+        active: list[int],
+        out: list[list[Hit]],
+    ) -> None:
+        """`search_many` over the rows ingested in `span`, where the `active` requests read."""
+        wanted = [batch.sets[i] for i in active]
+        union = None if any(d is None for d in wanted) else frozenset().union(*wanted)  # type: ignore[arg-type]
+        routes: dict[str | None, Router] = {}
+        names: dict[tuple[str, str, str], str] = {}
+        fns, full = batch.fns, batch.full
+        for row_id, ingested, slug, day, dataset, blob in self._raw_rows(agencies, span, union, None):
+            router = routes.get(dataset)
+            if router is None:
+                router = routes[dataset] = batch.router(active, dataset)
+            if router.empty:
+                continue
+            doc = _load(row_id, ingested, blob) if full else orjson.loads(blob)
+            memo: dict[Any, Any] = {}
+            hit: Hit | None = None
+            for i in router.candidates(doc, memo):
+                if fns[i](doc, memo):
+                    if hit is None:
+                        if not full:
+                            _stamp(doc, row_id, ingested)
+                        place = (_agency(doc), slug, day)
+                        index = names.get(place)
+                        if index is None:
+                            index = names[place] = prepare.index_name(self.prefix, *place)
+                        hit = Hit(row_id, index, doc, (ingested, row_id))
+                    out[i].append(hit)
 
     def partitions(self) -> list[Partition]:
         with self._locked():
@@ -349,6 +350,30 @@ class SqliteStore:
             if not chunk:
                 return
             yield from chunk
+
+
+class _Requests:
+    """The requests of one `search_many`, compiled: matchers, guards, datasets and windows in ms."""
+
+    def __init__(self, requests: Sequence[tuple[Query, Collection[str] | None, Window]]) -> None:
+        for query, _, _ in requests:
+            check(query)
+        self.fns = [compiled(q) for q, _, _ in requests]
+        self.guards = [guard(q) for q, _, _ in requests]
+        self.sets = [None if d is None else frozenset(d) for _, d, _ in requests]
+        self.spans = [(ecs.to_millis(w.start), ecs.to_millis(w.end)) for _, _, w in requests]
+        # The store's own fields are put back on hits only, unless a query reads them.
+        self.full = any(_reads_store_fields(q) for q, _, _ in requests)
+
+    def router(self, active: list[int], dataset: str | None) -> Router:
+        """The active requests that read `dataset`, routed by their guards."""
+        return Router(
+            [
+                (i, self.guards[i])
+                for i in active
+                if (wanted := self.sets[i]) is None or (dataset is not None and dataset in wanted)
+            ]
+        )
 
 
 def _agency(doc: Mapping[str, Any]) -> str:
