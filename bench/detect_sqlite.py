@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -72,11 +73,14 @@ def timed(
     name: str, job: object, store: EventStore, rules: Sequence[Rule]
 ) -> tuple[float, tuple[int, int, str]]:
     assert callable(job)
+    load = os.getloadavg()[0]
     began, cpu = time.perf_counter(), time.process_time()
     findings = job(store, rules)
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     d = digest(findings)
-    print(f"{name:<28} {seconds:>7.2f} s (cpu {cpu:.2f} s)  findings {d[0]:>6}  digest {d[2]}")
+    load = max(load, os.getloadavg()[0])  # the machine is shared: say how busy it was
+    print(f"{name:<28} {seconds:>7.2f} s (cpu {cpu:.2f} s, load {load:.1f})  findings {d[0]:>6}", end="")
+    print(f"  digest {d[2]}")
     return seconds, d
 
 
