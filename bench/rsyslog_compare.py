@@ -1,10 +1,12 @@
-"""File → OpenSearch: soc-collector vs rsyslog (imfile → omelasticsearch) vs the raw `_bulk` ceiling.
+"""File → OpenSearch: soc-collector vs rsyslog (raw and parsing) vs the raw `_bulk` ceiling.
 
-    .venv/bin/python -m bench.rsyslog_compare [--lines 200000] [--rounds 2] [--rss-seconds 30]
-                                              [--rss-rate 10000] [--url http://127.0.0.1:9200]
+    .venv/bin/python -m bench.rsyslog_compare [--lines 200000] [--rounds 2] [--peer raw|parsed|both]
+                                              [--rss-seconds 30] [--rss-rate 10000]
+                                              [--url http://127.0.0.1:9200] [--only throughput|rss]
 
-Needs Debian's `rsyslog` and `rsyslog-elasticsearch` (`rsyslogd` on PATH). Without --url it starts
-a local node (soc.engine.launcher, 1 GiB heap) in a temporary home and stops it after.
+Needs Debian's `rsyslog` and `rsyslog-elasticsearch` (`rsyslogd` on PATH; mmnormalize and
+liblognorm5 come with `rsyslog`). Without --url it starts a local node (soc.engine.launcher, 1 GiB
+heap) in a temporary home and stops it after.
 
 Every round writes the same file of sshd lines into fresh indices and deletes them after; each
 prefix first gets the service's events index template (soc.store.dsl, as `soc serve` installs it
@@ -12,14 +14,22 @@ in production: keywords, typed ECS fields, no replica), so the engine does the s
 work it does for the service:
 - ceiling: the collector's own parsed documents, pre-serialised, gzip'd, posted to `_bulk` in
   2,000-document create requests from one thread (the engine's rate with no shipper work);
-- rsyslog: `rsyslogd -n` with a private rsyslog.conf and work directory (not the system daemon):
-  imfile (inotify, syslog header parsed) → omelasticsearch, bulk mode, create with `_id` =
+- rsyslog-raw: `rsyslogd -n` with a private rsyslog.conf and work directory (not the system
+  daemon): imfile (inotify, syslog header parsed) → omelasticsearch, bulk mode, create with `_id` =
   file + offset, a 2,000-message dequeue batch, an in-memory queue; its documents carry
   @timestamp, message, event.original, host.name, log.file.path, event.dataset (no ECS parsing);
+- rsyslog-parsed: the same input, queue and output, but mmnormalize parses each line with a
+  liblognorm v2 rulebase written here (syslog header, then the sshd message) and a list template
+  writes the same ECS fields as the collector's document (same names, same count, nested the same
+  way; parsed values where rsyslog has them, the collector's constants otherwise). Lines the
+  rulebase does not parse are still shipped, as the raw document: the share parsed is reported;
 - collector: `python -m collectors run` on a collector.yml with the file source, the syslog/sshd
   parser to ECS, the fsynced disk spool and the opensearch sink.
 Rates run from process start until `_count` (after `_refresh`, polled every 0.5 s) reaches the
-line count, so start-up and the last partial batch are included for both shippers.
+line count, so start-up and the last partial batch are included for every shipper. One unreported
+ceiling pass warms the node first, and the order of the four rotates from round to round (a cold
+node and the machine's other load otherwise favour whoever runs later). The first round prints
+one stored document per shipper (the file's first line) so they can be compared.
 
 The RSS part appends lines to a file at `--rss-rate` lines/s for `--rss-seconds` while each
 shipper tails it, sampling VmRSS every 0.25 s, and reports the peak and the rate delivered.
@@ -29,14 +39,17 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +74,17 @@ def make_log(path: Path, lines: int) -> None:
             f.write(b"".join(line(i) for i in range(start, min(lines, start + 10_000))))
 
 
-RSYSLOG_CONF = """
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+# -- rsyslog -------------------------------------------------------------------------------
+RSYSLOG_INPUT = """
 global(workDirectory="{work}" maxMessageSize="256k")
 module(load="imfile" mode="inotify")
 module(load="omelasticsearch")
-template(name="ecs" type="list" option.jsonf="on") {{
+template(name="raw" type="list" option.jsonf="on") {{
   property(outname="@timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")
   property(outname="message" name="msg" format="jsonf")
   property(outname="event.original" name="rawmsg" format="jsonf")
@@ -75,15 +94,162 @@ template(name="ecs" type="list" option.jsonf="on") {{
 }}
 template(name="docid" type="string" string="%$!metadata!filename%:%$!metadata!fileoffset%")
 input(type="imfile" File="{log}" Tag="auth" addMetadata="on" needParse="on" ruleset="ship")
-ruleset(name="ship") {{
-  action(type="omelasticsearch" server="127.0.0.1" serverport="{port}"
-         searchIndex="{prefix}-events-system_auth-2026.11.27" template="ecs" esVersion.major="8"
+"""
+RSYSLOG_OUTPUT = """action(type="omelasticsearch" server="127.0.0.1" serverport="{port}"
+         searchIndex="{index}" template="{template}" esVersion.major="8"
          bulkmode="on" bulkid="docid" dynbulkid="on" writeoperation="create"
          queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="2000"
-         action.resumeRetryCount="-1")
+         action.resumeRetryCount="-1")"""
+RSYSLOG_RAW = """
+ruleset(name="ship") {{
+  {output}
+}}
+"""
+# imfile's lines are not from the network, so rsyslog's RFC 3164 parser takes no hostname from
+# them ("web1" becomes the tag): the first rulebase parses the whole line's header itself.
+HEADER_RULES = """version=2
+rule=:%-:date-rfc3164% %hostname:word% %process_name:char-to{"extradata":"["}%[%pid:number%]: %message:rest%
+"""
+# The benchmark file's one line shape (see LINE), field for field what collectors/parsers/sshd.py
+# takes from it; the template's event.outcome/type constants hold for this rule only.
+SSHD_RULES = """version=2
+rule=:%verdict:literal{"text":"Failed"}% %method:word% for %user:word% from %ip:ipv4% port %port:number% ssh2
+"""
+RSYSLOG_PARSED = """
+module(load="mmnormalize")
+template(name="ecs" type="list") {{
+{ecs}
+}}
+ruleset(name="ship") {{
+  action(type="mmnormalize" ruleBase="{rules}/header.rb" useRawMsg="on")
+  if $parsesuccess == "OK" then {{
+    action(type="mmnormalize" ruleBase="{rules}/sshd.rb" variable="$!message" path="$!ssh")
+  }}
+  if $parsesuccess == "OK" then {{
+    {output}
+  }} else {{
+    {unparsed}
+  }}
 }}
 """
 
+
+@dataclass(frozen=True)
+class Prop:
+    """An rsyslog property in a JSON template: quoted and JSON-escaped by rsyslog, or bare."""
+
+    name: str
+    number: bool = False
+    """Written bare: only for values the rulebase's `number` parser (or imfile) vouches for."""
+    date: bool = False
+
+
+def parsed_document(agent_version: str) -> dict[str, Any]:
+    """The collector's document for a LINE, with rsyslog's values in it (tuples join into one string)."""
+    doc_id = (Prop("$!metadata!filename"), ":", Prop("$!metadata!fileoffset"))
+    return {
+        "@timestamp": Prop("timereported", date=True),
+        "message": Prop("$!message"),
+        "event": {
+            "original": Prop("rawmsg"),
+            "dataset": "system.auth",
+            "kind": "event",
+            "timezone": "UTC",
+            "action": "ssh_login",
+            "category": ["authentication"],
+            "type": ["info"],
+            "outcome": "failure",
+            "id": doc_id,
+            "hash": doc_id,
+            "ingested": Prop("timegenerated", date=True),
+        },
+        "log": {
+            "offset": Prop("$!metadata!fileoffset", number=True),
+            "file": {"path": Prop("$!metadata!filename")},
+        },
+        "host": {"hostname": Prop("$!hostname"), "name": "bench"},
+        "process": {"name": Prop("$!process_name"), "pid": Prop("$!pid", number=True)},
+        "user": {"name": Prop("$!ssh!user")},
+        "source": {"ip": Prop("$!ssh!ip"), "port": Prop("$!ssh!port", number=True)},
+        "system": {"auth": {"ssh": {"event": Prop("$!ssh!verdict"), "method": Prop("$!ssh!method")}}},
+        "agent": {"type": "rsyslog", "name": "bench", "version": agent_version},
+        "organization": {"id": "bench"},
+    }
+
+
+def list_template(doc: dict[str, Any]) -> str:
+    """The statements of an rsyslog list template that writes `doc` as one line of JSON."""
+    pieces: list[str | Prop] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            pieces.append("{")
+            for n, (key, item) in enumerate(value.items()):
+                pieces.append(("," if n else "") + orjson.dumps(key).decode() + ":")
+                walk(item)
+            pieces.append("}")
+        elif isinstance(value, Prop) and value.number:
+            pieces.append(value)
+        elif isinstance(value, Prop | tuple):
+            pieces.append('"')
+            for part in value if isinstance(value, tuple) else (value,):
+                pieces.append(part if isinstance(part, Prop) else orjson.dumps(part).decode()[1:-1])
+            pieces.append('"')
+        else:
+            pieces.append(orjson.dumps(value).decode())
+
+    walk(doc)
+    statements: list[str] = []
+    text = ""
+    for piece in [*pieces, Prop("")]:
+        if isinstance(piece, str):
+            text += piece
+            continue
+        if text:
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"')  # rsyslog's string syntax
+            statements.append(f'  constant(value="{escaped}")')
+            text = ""
+        if piece.date:
+            statements.append(f'  property(name="{piece.name}" dateFormat="rfc3339")')
+        elif piece.number:
+            statements.append(f'  property(name="{piece.name}")')
+        elif piece.name:
+            statements.append(f'  property(name="{piece.name}" format="json")')
+    return "\n".join(statements)
+
+
+def rsyslog_version() -> str:
+    first = subprocess.run(["rsyslogd", "-v"], capture_output=True, text=True, check=False).stdout
+    return first.split()[1] if first.split()[:1] == ["rsyslogd"] else "unknown"
+
+
+def start_rsyslog(parsed: bool, work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
+    (work / "rsyslog-work").mkdir(parents=True)
+    conf = work / "rsyslog.conf"
+    port = url.rsplit(":", 1)[1].rstrip("/")
+    text = RSYSLOG_INPUT.format(work=work / "rsyslog-work", log=log)
+    raw_out = RSYSLOG_OUTPUT.format(
+        port=port, index=f"{prefix}-events-system_auth-2026.11.27", template="raw"
+    )
+    if parsed:
+        (work / "header.rb").write_text(HEADER_RULES)
+        (work / "sshd.rb").write_text(SSHD_RULES)
+        ecs = list_template(parsed_document(rsyslog_version()))
+        # the collector's index name for these events (its agency is "bench")
+        out = RSYSLOG_OUTPUT.format(
+            port=port, index=f"{prefix}-events-bench.system_auth-2026.11.27", template="ecs"
+        )
+        text += RSYSLOG_PARSED.format(ecs=ecs, rules=work, output=out, unparsed=raw_out)
+    else:
+        text += RSYSLOG_RAW.format(output=raw_out)
+    conf.write_text(text)
+    command = ["rsyslogd", "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")]
+    out_file = (work / "rsyslogd.out").open("wb")
+    env = {**os.environ, "TZ": "UTC"}  # the collector reads the file's times as UTC too
+    return subprocess.Popen(command, stdout=out_file, stderr=subprocess.STDOUT, env=env)
+
+
+# -- collector and ceiling -----------------------------------------------------------------
 COLLECTOR_CONF = """
 data_dir: {work}/state
 host: bench
@@ -95,6 +261,14 @@ transforms:
 sinks:
   engine: {{type: opensearch, url: "{url}", index_prefix: {prefix}, agency: bench}}
 """
+
+
+def start_collector(work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "collector.yml"
+    conf.write_text(COLLECTOR_CONF.format(work=work, log=log, url=url, prefix=prefix))
+    command = [sys.executable, "-m", "collectors", "run", "--config", str(conf)]
+    return subprocess.Popen(command, stdout=(work / "collector.out").open("wb"), stderr=subprocess.STDOUT)
 
 
 def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
@@ -130,25 +304,14 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
     return len(docs) / elapsed
 
 
-def start_rsyslog(work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
-    (work / "rsyslog-work").mkdir(parents=True)
-    conf = work / "rsyslog.conf"
-    port = url.rsplit(":", 1)[1].rstrip("/")
-    conf.write_text(RSYSLOG_CONF.format(work=work / "rsyslog-work", log=log, port=port, prefix=prefix))
-    command = ["rsyslogd", "-n", "-f", str(conf), "-i", str(work / "rsyslogd.pid")]
-    return subprocess.Popen(command, stdout=(work / "rsyslogd.out").open("wb"), stderr=subprocess.STDOUT)
-
-
-def start_collector(work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
-    work.mkdir(parents=True, exist_ok=True)
-    conf = work / "collector.yml"
-    conf.write_text(COLLECTOR_CONF.format(work=work, log=log, url=url, prefix=prefix))
-    command = [sys.executable, "-m", "collectors", "run", "--config", str(conf)]
-    return subprocess.Popen(command, stdout=(work / "collector.out").open("wb"), stderr=subprocess.STDOUT)
-
-
 STALL_SECONDS = 30
-SHIPPERS = {"rsyslog": start_rsyslog, "collector": start_collector}
+Start = Callable[[Path, Path, str, str], "subprocess.Popen[bytes]"]
+SHIPPERS: dict[str, Start] = {
+    "rsyslog-raw": partial(start_rsyslog, False),
+    "rsyslog-parsed": partial(start_rsyslog, True),
+    "collector": start_collector,
+}
+PEERS = {"raw": ["rsyslog-raw"], "parsed": ["rsyslog-parsed"], "both": ["rsyslog-raw", "rsyslog-parsed"]}
 
 
 def prepare(url: str, prefix: str) -> None:
@@ -180,6 +343,23 @@ class Run:
     events_per_second: float
     peak_rss_mb: float
     stored: int
+    parsed: int
+    """Documents with a `source.ip`: the lines the shipper parsed into ECS."""
+    sample: dict[str, Any]
+    """The document stored for the file's first line (offset 0), or the first one found."""
+
+
+def inspect(client: httpx.Client, url: str, prefix: str) -> tuple[int, dict[str, Any]]:
+    """How many stored documents were parsed, and one of them to show."""
+    parsed = client.post(f"{url}/{prefix}-*/_count", json={"query": {"exists": {"field": "source.ip"}}})
+    sample: dict[str, Any] = {}
+    queries: list[dict[str, Any]] = [{"term": {"log.offset": 0}}, {"match_all": {}}]
+    for query in queries:
+        hits = client.post(f"{url}/{prefix}-*/_search", json={"size": 1, "query": query}).json()
+        if hits.get("hits", {}).get("hits"):
+            sample = hits["hits"]["hits"][0]["_source"]
+            break
+    return int(parsed.json().get("count", 0)), sample
 
 
 def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, timeout: float) -> Run:
@@ -208,8 +388,14 @@ def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, ti
                 f"(rate to the last one stored)",
                 flush=True,
             )
+        parsed, sample = inspect(client, url, prefix)
         client.delete(f"{url}/{prefix}-*")
-    return Run(count / elapsed, peak, count)
+    return Run(count / elapsed if elapsed > 0 else 0.0, peak, count, parsed, sample)
+
+
+def leaves(doc: Any) -> int:
+    """Fields in a document as the engine maps them (a list is one field)."""
+    return sum(leaves(v) for v in doc.values()) if isinstance(doc, dict) else 1
 
 
 def rss_under_load(name: str, work: Path, url: str, prefix: str, rate: int, seconds: float) -> dict[str, Any]:
@@ -260,15 +446,53 @@ def rss_under_load(name: str, work: Path, url: str, prefix: str, rate: int, seco
     }
 
 
+def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, url: str) -> None:
+    """Ceiling, the rsyslog peers and the collector, in an order that rotates from round to round."""
+    order = ["ceiling", *PEERS[args.peer], "collector"]
+    order = order[r % len(order) :] + order[: r % len(order)]
+    runs: dict[str, Run] = {}
+    top = 0.0
+    for name in order:
+        if name == "ceiling":
+            prepare(url, f"ceil{r}")
+            top = ceiling(url, log, f"ceil{r}")
+            print(f"  ceiling {top:,.0f} ev/s ({load()})", flush=True)
+            continue
+        prefix = name.replace("rsyslog-", "rs")[:6] + str(r)
+        run = runs[name] = ship(name, work / f"{name}{r}", log, url, prefix, args.lines, args.timeout)
+        print(
+            f"  {name} {run.events_per_second:,.0f} ev/s, {run.stored} stored, {run.parsed} parsed "
+            f"({run.parsed / max(run.stored, 1):.1%}), peak RSS {run.peak_rss_mb:.0f} MB, "
+            f"{leaves(run.sample)} fields ({load()})",
+            flush=True,
+        )
+        if r == 0:
+            print(f"    {name} document: {orjson.dumps(run.sample, option=orjson.OPT_SORT_KEYS).decode()}")
+    ours = runs["collector"].events_per_second
+    rates = " ".join(f"{name}={run.events_per_second:,.0f}" for name, run in runs.items())
+    ratios = " ".join(
+        f"collector/{name}={ours / run.events_per_second:.2f}"
+        for name, run in runs.items()
+        if name != "collector" and run.events_per_second
+    )
+    print(
+        f"round {r + 1}: lines={args.lines} ceiling={top:,.0f} {rates} ev/s {ratios} "
+        f"collector/ceiling={ours / top:.2f} ({load()})",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--peer", choices=sorted(PEERS), default="both", help="which rsyslog rounds to run")
     parser.add_argument("--rss-seconds", type=float, default=30)
     parser.add_argument("--rss-rate", type=int, default=10_000)
     parser.add_argument("--url")
     parser.add_argument("--only", choices=["throughput", "rss"], help="run one part only")
     args = parser.parse_args()
+    args.timeout = max(300.0, args.lines / 200)
     if shutil.which("rsyslogd") is None:
         sys.exit("rsyslogd not found: apt-get install rsyslog rsyslog-elasticsearch")
     with tempfile.TemporaryDirectory() as tmp:
@@ -283,30 +507,20 @@ def main() -> None:
         try:
             log = work / "auth.log"
             make_log(log, args.lines)
-            timeout = max(300.0, args.lines / 200)
+            print(f"{args.lines} lines, rsyslog {rsyslog_version()}, {load()}", flush=True)
+            if args.only != "rss":
+                # the node's first bulk requests run cold (JIT, caches): one unreported pass first
+                prepare(url, "warm")
+                print(f"  warm-up: ceiling {ceiling(url, log, 'warm'):,.0f} ev/s, not counted", flush=True)
             for r in range(args.rounds if args.only != "rss" else 0):
-                prepare(url, f"ceil{r}")
-                top = ceiling(url, log, f"ceil{r}")
-                print(f"  ceiling {top:,.0f} ev/s", flush=True)
-                rs = ship("rsyslog", work / f"rs{r}", log, url, f"rsys{r}", args.lines, timeout)
-                print(f"  rsyslog {rs.events_per_second:,.0f} ev/s, {rs.stored} stored", flush=True)
-                ours = ship("collector", work / f"col{r}", log, url, f"coll{r}", args.lines, timeout)
-                print(f"  collector {ours.events_per_second:,.0f} ev/s, {ours.stored} stored", flush=True)
-                print(
-                    f"round {r + 1}: lines={args.lines} ceiling={top:,.0f} ev/s "
-                    f"rsyslog={rs.events_per_second:,.0f} ev/s (peak RSS {rs.peak_rss_mb:.0f} MB) "
-                    f"collector={ours.events_per_second:,.0f} ev/s (peak RSS {ours.peak_rss_mb:.0f} MB) "
-                    f"collector/rsyslog={ours.events_per_second / rs.events_per_second:.2f} "
-                    f"collector/ceiling={ours.events_per_second / top:.2f}",
-                    flush=True,
-                )
+                throughput_round(r, args, work, log, url)
             for r in range(args.rounds if args.only != "throughput" else 0):
-                for name in ("collector", "rsyslog"):
+                for name in ["collector", *PEERS[args.peer]]:
                     res = rss_under_load(
                         name,
                         work / f"rss-{name}{r}",
                         url,
-                        f"rss{name[:3]}{r}",
+                        f"rss{name.replace('rsyslog-', 'rs')[:6]}{r}",
                         args.rss_rate,
                         args.rss_seconds,
                     )
@@ -314,7 +528,7 @@ def main() -> None:
                         f"rss round {r + 1}: {name} at {res['write_rate']:,.0f} lines/s written for "
                         f"{args.rss_seconds:.0f} s: delivered {res['delivered_rate']:,.0f} ev/s, "
                         f"RSS peak {res['rss_peak_mb']:.1f} MB, median of 2nd half "
-                        f"{res['rss_median_2nd_half_mb']:.1f} MB, VmHWM {res['vmhwm_mb']:.1f} MB",
+                        f"{res['rss_median_2nd_half_mb']:.1f} MB, VmHWM {res['vmhwm_mb']:.1f} MB ({load()})",
                         flush=True,
                     )
         finally:
