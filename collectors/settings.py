@@ -135,7 +135,7 @@ class Loader:
         scalars = {
             k: self.scalar(v) for k, (_, v) in top.items() if k in ("data_dir", "host", "heartbeat_seconds")
         }
-        spool = self.options(top, "spool", {"max_bytes": (int, 1 << 20, None)})
+        spool = self.options(top, "spool", {"max_bytes": (int, 1 << 16, None)})
         metrics = self.options(top, "metrics", {"address": (str, None, None)})
         batch = self.options(
             top, "batch", {"events": (int, 1, 100_000), "bytes": (int, 1 << 16, MAX_BATCH_BYTES)}

@@ -91,7 +91,7 @@ def test_it_takes_batch_sizes_and_refuses_unknown_or_wrong_small_options(tmp_pat
         [
             f"{path}:9: batch: unknown option 'records' (known: events, bytes)",
             f"{path}:9: batch.bytes: at most 8388608, got 99999999",
-            f"{path}:10: spool.max_bytes: expected a whole number >= 1048576, got 'lots'",
+            f"{path}:10: spool.max_bytes: expected a whole number >= 65536, got 'lots'",
             f"{path}:10: spool: unknown option 'dir' (known: max_bytes)",
             f"{path}:11: metrics: unknown option 'port' (known: address)",
         ]
