@@ -11,10 +11,10 @@ scheduler's `handle_rule_execution`, and times the whole loop. `buffer_time` is 
 range so each rule runs one query (with its scroll pages) instead of many segments.
 
 Per rule the result records the matches `run_rule` returned, the distinct event ids the rule
-took in (`processed_hits`: for `type: any` every hit is one match), the last query's
-`hits.total.value` (OpenSearch caps it at 10,000 without track_total_hits, and ElastAlert2 only
-scrolls while its hit count is below that total, so it can stop at the first page), and the
-errors ElastAlert2 logged while running it.
+took in (`processed_hits`: for `type: any` every hit is one match), the first page's
+`hits.total.value` (exact, since the search opens a scroll; ElastAlert2 keeps scrolling
+`max_query_size` pages while its hit count is below it, at most `max_scrolling_count` pages), and
+the errors ElastAlert2 logged while running it.
 """
 
 from __future__ import annotations
