@@ -17,6 +17,9 @@ from soc.store.prepare import gc_paused
 from soc.store.query import Query, check
 
 PAGE_SIZE = 1000
+HISTORY_IN_PASS = 2
+"""On an engine, a correlation's history is read whole in the batch pass when it spans at most this
+many times the window; of a longer one, the pass reads the window's part (see evaluate_many)."""
 
 
 def evaluate(
@@ -57,20 +60,27 @@ def evaluate_many(
 ) -> Iterator[tuple[Rule, list[Finding]]]:
     """Each rule of `selected` with its findings, in order: what `evaluate` gives rule by rule.
 
-    The single-event rules are answered in one batch by `search_many` (SQLite: one
-    pass over the window, each event decoded once and routed to the rules of its dataset; the
-    engines: multi-search requests). On SQLite the same pass also reads the history of every rule
-    a correlation references, and correlations over the same rule share one history read.
+    The single-event rules are answered in one batch by `search_many`: one pass over the window,
+    each event decoded once and routed to the rules of its dataset (an engine's window scrolled out
+    once and matched by the same code). The same pass also reads the history of every rule a
+    correlation references (on an engine, of a long history only the window's part, see
+    HISTORY_IN_PASS), and correlations over the same rule share one history read.
     """
     batch = [r for r in selected if _single(r, rules)]
     requests: list[tuple[Query, Collection[str] | None, Window]] = [
         (r.query, r.datasets, window) for r in batch if r.query is not None
     ]
     histories = correlate.Histories(store, agencies)
-    reads: list[tuple[Rule, Window]] = []
-    if store.backend == "sqlite":
-        reads = _history_reads([r for r in selected if r.correlation is not None], window, rules)
-        requests += [(r.query, r.datasets, w) for r, w in reads if r.query is not None]
+    reads = _history_reads([r for r in selected if r.correlation is not None], window, rules)
+    if store.backend != "sqlite":
+        # An engine's pass would read every event of a long history (a day, for most
+        # correlations, every cycle). It reads only the window's part then, which names the
+        # groups with new events; correlate.py reads the rest of the history narrowed to them.
+        # Histories not much longer than the window (a catch-up chunk, a hunt) are read whole.
+        limit = (window.end - window.start) * HISTORY_IN_PASS
+        spans = {(r.id, w if w.end - w.start <= limit else window): r for r, w in reads}
+        reads = [(r, w) for (_, w), r in spans.items()]
+    requests += [(r.query, r.datasets, w) for r, w in reads if r.query is not None]
     found: dict[int, list[Hit]] = {}
     if requests:
         answers = store.search_many(requests, agencies=agencies)

@@ -106,6 +106,17 @@ class EventStore(Protocol):
     ) -> Page:
         """One page of matching events in (event.ingested, event.hash) order."""
 
+    def read_all(
+        self,
+        query: Query,
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+    ) -> list[Hit]:
+        """Every matching hit in `search` order, never truncated: what `scan` gives, read in one
+        go (the engines scroll, so the query is evaluated once instead of once per page)."""
+
     def search_many(
         self, requests: Sequence[tuple[Query, Collection[str] | None, Window]], *, agencies: Agencies
     ) -> list[list[Hit]]:

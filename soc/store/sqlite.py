@@ -8,7 +8,6 @@ keyword fields. Meant for one host, demos and tests, not for a city's volume.
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import threading
 from collections import Counter
@@ -24,15 +23,12 @@ import orjson
 
 from soc import ecs
 from soc.errors import StoreError
-from soc.store import prepare
-from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult
+from soc.store import passes, prepare
+from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult, scan
 from soc.store.matcher import compiled
-from soc.store.prefilter import Router, guard
+from soc.store.passes import Requests
+from soc.store.prefilter import Router
 from soc.store.query import (
-    And,
-    MatchAll,
-    Not,
-    Or,
     Query,
     check,
     group_key,
@@ -191,6 +187,16 @@ class SqliteStore:
             counts.update(product(*per_field))
         return dict(counts)
 
+    def read_all(
+        self,
+        query: Query,
+        *,
+        agencies: Agencies,
+        window: Window | None = None,
+        datasets: Collection[str] | None = None,
+    ) -> list[Hit]:
+        return list(scan(self, query, agencies=agencies, window=window, datasets=datasets))
+
     def search_many(
         self,
         requests: Sequence[tuple[Query, Collection[str] | None, Window]],
@@ -205,23 +211,21 @@ class SqliteStore:
 
         SQLite's batch path for a detection cycle; `SearchStore.search_many` is the engines' one.
         """
-        batch = _Requests(requests)
+        batch = Requests(requests)
         out: list[list[Hit]] = [[] for _ in requests]
         # The pass keeps thousands of decoded documents alive (the hits); they are acyclic JSON, so
         # the cyclic collector finds nothing in them, yet it ran often enough to cost ~20% of the
         # pass (bench/detect_sqlite.py). Reference counting frees everything as usual.
         with prepare.gc_paused():
-            for lo, hi in itertools.pairwise(sorted({ms for span in batch.spans for ms in span})):
-                active = [i for i, (a, b) in enumerate(batch.spans) if a <= lo and hi <= b]
-                if active:
-                    self._pass(agencies, (lo, hi), batch, active, out)
+            for span, active in passes.segments(batch.spans):
+                self._pass(agencies, span, batch, active, out)
         return out
 
     def _pass(
         self,
         agencies: Agencies,
         span: tuple[int, int],
-        batch: _Requests,
+        batch: Requests,
         active: list[int],
         out: list[list[Hit]],
     ) -> None:
@@ -352,30 +356,6 @@ class SqliteStore:
             yield from chunk
 
 
-class _Requests:
-    """The requests of one `search_many`, compiled: matchers, guards, datasets and windows in ms."""
-
-    def __init__(self, requests: Sequence[tuple[Query, Collection[str] | None, Window]]) -> None:
-        for query, _, _ in requests:
-            check(query)
-        self.fns = [compiled(q) for q, _, _ in requests]
-        self.guards = [guard(q) for q, _, _ in requests]
-        self.sets = [None if d is None else frozenset(d) for _, d, _ in requests]
-        self.spans = [(ecs.to_millis(w.start), ecs.to_millis(w.end)) for _, _, w in requests]
-        # The store's own fields are put back on hits only, unless a query reads them.
-        self.full = any(_reads_store_fields(q) for q, _, _ in requests)
-
-    def router(self, active: list[int], dataset: str | None) -> Router:
-        """The active requests that read `dataset`, routed by their guards."""
-        return Router(
-            [
-                (i, self.guards[i])
-                for i in active
-                if (wanted := self.sets[i]) is None or (dataset is not None and dataset in wanted)
-            ]
-        )
-
-
 def _agency(doc: Mapping[str, Any]) -> str:
     org = doc.get("organization")
     return str(org.get("id", "")) if isinstance(org, dict) else ""
@@ -398,21 +378,6 @@ def _stamp(doc: dict[str, Any], row_id: str, ingested_ms: int) -> None:
 def _ingested_text(ingested_ms: int) -> str:
     """Rows of one write share their stamp: format it once."""
     return ecs.format_time(datetime.fromtimestamp(ingested_ms / 1000, UTC))
-
-
-def _reads_store_fields(query: Query) -> bool:
-    """Does the query look at event.hash or event.ingested (which `_load` puts back)?"""
-    match query:
-        case And(items) | Or(items):
-            return any(_reads_store_fields(q) for q in items)
-        case Not(item):
-            return _reads_store_fields(item)
-        case MatchAll():
-            return False
-    field = query.field
-    return field in (ecs.HASH, ecs.INGESTED) or any(
-        f.startswith(field + ".") or field.startswith(f + ".") for f in (ecs.HASH, ecs.INGESTED)
-    )
 
 
 def _dump_original(original: Any) -> str:
