@@ -49,6 +49,9 @@ class Settings:
     monthly from 60 days or kept forever, weekly from 14, else daily). Keeps the shard count down."""
     store_replicas: int = 0
     """Replica shards per index for new indices (0 on one node; 1 on a three-node cluster)."""
+    detect_workers: int = 2
+    """Processes a detection pass over a big window (50k events or more) on an engine is split
+    over, this one included (soc/store/parallel.py); 1: none."""
     host: str = "127.0.0.1"
     port: int = 8080
     secret_key: str = field(default="", repr=False)
@@ -293,6 +296,8 @@ def _check(s: Settings) -> list[str]:
         )
     if s.collector_silent_minutes < 1:
         problems.append(f"collector_silent_minutes: must be >= 1, got {s.collector_silent_minutes}")
+    if s.detect_workers < 1:
+        problems.append(f"detect_workers: must be >= 1, got {s.detect_workers}")
     if s.store_replicas < 0:
         problems.append(f"store_replicas: must be >= 0, got {s.store_replicas}")
     if s.retention_days < 0:

@@ -52,6 +52,7 @@ class Histories:
         self.store, self.agencies = store, agencies
         self._reads: dict[tuple[Any, ...], list[Hit]] = {}
         self._keyed: dict[tuple[Any, ...], list[tuple[Hit, int, set[tuple[Any, ...]]]]] = {}
+        self._keys: dict[tuple[str, tuple[str, ...]], set[tuple[Any, ...]]] = {}
 
     def put(self, rule: Rule, span: Window, hits: list[Hit]) -> None:
         """Every hit of `rule` in `span`, read by a batch pass: a whole history, or (on an engine,
@@ -123,8 +124,17 @@ class Histories:
             found = self._keyed[key] = [
                 (hit, ecs.to_millis(event_time(hit)), keys)
                 for hit in self.read(rule, history, narrow)
-                if (keys := _keys(hit, fields))
+                if (keys := self.keys(hit, fields))
             ]
+        return found
+
+    def keys(self, hit: Hit, fields: tuple[str, ...]) -> set[tuple[Any, ...]]:
+        """`_keys`, once per event and fields in a cycle (the window's events are keyed to name the
+        groups with new events, then again as part of the history)."""
+        memo = (hit.id, fields)
+        found = self._keys.get(memo)
+        if found is None:
+            found = self._keys[memo] = _keys(hit, fields)
         return found
 
 
@@ -194,7 +204,7 @@ def _split(
                 k
                 for r in base
                 for hit in histories.read(r, window, None)
-                for k in _keys(hit, group_fields(corr, r.id))
+                for k in histories.keys(hit, group_fields(corr, r.id))
             }
         else:
             new = _new_groups(store, corr, base, window, histories.agencies)
@@ -219,7 +229,7 @@ def _split(
 def _keys(hit: Hit, fields: Sequence[str]) -> set[tuple[Any, ...]]:
     """The group keys of an event: every combination of its values of the fields (for the EXACT
     types a value's bucket key is the value itself, so a cased term on it matches the event)."""
-    return set(product(*({group_key(v) for v in matcher.values(hit.source, f)} for f in fields)))
+    return set(product(*(matcher.group_keys(hit.source, f) for f in fields)))
 
 
 def _new_groups(

@@ -25,6 +25,7 @@ def open_store(settings: Settings) -> EventStore:
         store = SearchStore(
             connect(settings), prefix=settings.store_index_prefix, replicas=settings.store_replicas,
             period=periods.chooser(settings.store_index_period, lambda slug: retention.days_for(slug)[0]),
+            settings=settings, workers=settings.detect_workers,
         )  # fmt: skip
     store.ensure_schema()
     return store

@@ -238,6 +238,28 @@ def _reader(field: str) -> Callable[[Mapping[str, Any]], list[Any]]:
     return read
 
 
+def group_keys(doc: Mapping[str, Any], field: str) -> set[Any]:
+    """`{group_key(v) for v in values(doc, field)}`: the bucket keys an engine's terms aggregation
+    gives the event. A plain string of a keyword field, or canonical IPv4 text of an ip field, is
+    its own key (not parsed only to be printed again)."""
+    kind = ecs.field_type(field)
+    if kind == "keyword" or kind == "ip":
+        node: Any = doc
+        for part in _parts(field):
+            node = node.get(part) if type(node) is dict else None
+        if type(node) is str:
+            if kind == "keyword" and len(node) <= ecs.MAX_INDEXED_CHARS:
+                return {node}
+            if kind == "ip" and query_mod.canonical_ipv4(node):
+                return {node}
+    return {query_mod.group_key(v) for v in values(doc, field)}
+
+
+@lru_cache(maxsize=4096)
+def _parts(field: str) -> tuple[str, ...]:
+    return tuple(field.split("."))
+
+
 def _keyword_leaf(text: str) -> list[Any]:
     return [text] if len(text) <= ecs.MAX_INDEXED_CHARS else []
 

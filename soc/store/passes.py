@@ -16,11 +16,14 @@ from soc.store.matcher import compiled
 from soc.store.prefilter import Router, guard
 from soc.store.query import And, MatchAll, Not, Or, Query, check
 
+Request = tuple[Query, Collection[str] | None, Window]
+"""(query, datasets or None for all, ingest-time window): one read of a batch."""
+
 
 class Requests:
     """The requests of one `search_many`, compiled: matchers, guards, datasets and windows in ms."""
 
-    def __init__(self, requests: Sequence[tuple[Query, Collection[str] | None, Window]]) -> None:
+    def __init__(self, requests: Sequence[Request]) -> None:
         for query, _, _ in requests:
             check(query)
         self.fns = [compiled(q) for q, _, _ in requests]

@@ -99,7 +99,8 @@ def check(query: Query) -> None:
             if kind == "unindexed":
                 raise QueryError(f"{field} is stored but not searchable")
             if kind == "ip":
-                _ip(value, field)
+                if not canonical_ipv4(value):
+                    _ip(value, field)
             elif kind == "long" and _as_int(value) is None:
                 raise QueryError(f"{field} is a number field; {value!r} is not a whole number")
             elif kind == "date":
@@ -185,6 +186,16 @@ def indexed_values(doc: Mapping[str, Any], field: str) -> list[Any]:
         elif kind == "boolean":
             out.append(raw in (True, "true"))
     return out
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
+def canonical_ipv4(text: Any) -> bool:
+    """Is `text` an IPv4 address written as the engines print it (`str(ip_address(text))`)?
+    A regex answers ~10x faster than parsing, and most addresses in logs are such."""
+    return type(text) is str and _CANONICAL_IPV4.fullmatch(text) is not None
 
 
 def group_key(value: Any) -> Any:

@@ -8,7 +8,7 @@ document (counted as a duplicate) instead of storing it twice. Reads page with s
 
 from __future__ import annotations
 
-import concurrent.futures
+import logging
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,17 +20,22 @@ import orjson
 
 from soc import ecs
 from soc.errors import StoreError
-from soc.store import dsl, passes, periods, prepare
+from soc.settings import Settings
+from soc.store import dsl, parallel, passes, periods, prepare
 from soc.store.base import Agencies, Cursor, DocError, Hit, Page, Partition, Window, WriteResult
 from soc.store.clients import Engine
-from soc.store.prefilter import Router
 from soc.store.query import MatchAll, Query
+
+log = logging.getLogger(__name__)
 
 CHUNK_DOCS = 5000
 CHUNK_BYTES = 8 * 1024 * 1024
 RETRIES = 5  # for documents the engine pushed back with 429 (queue full)
 SORT = [{ecs.INGESTED: "asc"}, {ecs.HASH: "asc"}]
 PAGE = 1000
+PARALLEL_MIN = 50_000
+"""Events in a pass's window from which it is split over the worker processes (below, starting
+the slices costs more than it saves)."""
 
 
 class SearchStore:
@@ -41,8 +46,13 @@ class SearchStore:
         prefix: str = "soc",
         replicas: int = 0,
         period: Callable[[str], str] | None = None,
+        settings: Settings | None = None,
+        workers: int = 1,
     ) -> None:
+        """`settings` (the ones `engine` was made from) and `workers` > 1: a detection pass over a
+        big window is split over that many processes (parallel.py), each with its own client."""
         self.engine = engine
+        self._pool = parallel.Pool(settings, workers) if settings is not None and workers > 1 else None
         self.backend = engine.name
         self.prefix = prefix
         self.replicas = replicas
@@ -177,7 +187,9 @@ class SearchStore:
     ) -> list[Hit]:
         body = {"query": dsl.scoped(query, agencies, window, datasets)}
         hits = [
-            _hit(raw) for page in _ahead(self._call(self.engine.scroll, self.events, body)) for raw in page
+            _hit(raw)
+            for page in parallel.prefetched(self._call(self.engine.scroll, self.events, body))
+            for raw in page
         ]
         hits.sort(key=lambda h: h.cursor)
         return hits
@@ -204,7 +216,7 @@ class SearchStore:
         with prepare.gc_paused():  # see SqliteStore.search_many
             for (lo, hi), active in passes.segments(batch.spans):
                 window = Window(_from_millis(lo), _from_millis(hi))
-                self._pass(agencies, window, batch, active, out)
+                self._pass(agencies, window, requests, batch, active, out)
         for hits in out:
             hits.sort(key=lambda h: h.cursor)
         return out
@@ -213,34 +225,49 @@ class SearchStore:
         self,
         agencies: Agencies,
         window: Window,
+        requests: Sequence[passes.Request],
         batch: passes.Requests,
         active: list[int],
         out: list[list[Hit]],
     ) -> None:
+        """`search_many` over the events of `window`, where the `active` requests read: in slices
+        over the worker processes when the window is big enough to pay for them."""
         wanted = [batch.sets[i] for i in active]
         union = None if any(d is None for d in wanted) else sorted(frozenset().union(*wanted))  # type: ignore[arg-type]
-        body = {"query": dsl.scoped(MatchAll(), agencies, window, union)}
-        routes: dict[Any, Router] = {}
-        fns = batch.fns
-        for page in _ahead(self._call(self.engine.scroll, self.events, body)):
-            for raw in page:
-                doc = raw["_source"]
-                event = doc.get("event")
-                dataset = event.get("dataset") if isinstance(event, dict) else None
-                router = routes.get(dataset)
-                if router is None:
-                    router = routes[dataset] = batch.router(
-                        active, dataset if isinstance(dataset, str) else None
-                    )
-                if router.empty:
-                    continue
-                memo: dict[Any, Any] = {}
-                hit: Hit | None = None
-                for i in router.candidates(doc, memo):
-                    if fns[i](doc, memo):
-                        if hit is None:
-                            hit = _hit(raw)
-                        out[i].append(hit)
+        body: dict[str, Any] = {"query": dsl.scoped(MatchAll(), agencies, window, union)}
+        pending: list[Future[bytes]] = []
+        began = time.perf_counter()
+        slices = 1
+        if (
+            self._pool is not None
+            and self._call(self.engine.count, self.events, body["query"]) >= PARALLEL_MIN
+        ):
+            try:
+                pending = self._pool.submit(self.events, body, requests, active, self._pool.workers)
+                slices = self._pool.workers
+            except Exception as exc:  # no workers to be had: the whole pass here
+                log.warning("detection workers unavailable, one process reads the pass: %s", exc)
+                self._pool.close()
+        parts = [self._match_slice(body, 0, slices, batch, active)]
+        log.debug("pass: slice 0 of %d matched in %.1f s", slices, time.perf_counter() - began)
+        for n, future in enumerate(pending, start=1):
+            try:
+                parts.append(parallel.unpack(future.result(), len(active), _hit))
+            except Exception as exc:  # a lost worker: read its slice here
+                log.warning("detection worker failed, reading its slice here: %s", exc)
+                parts.append(self._match_slice(body, n, slices, batch, active))
+        for part in parts:
+            for i, hits in zip(active, part, strict=True):
+                out[i].extend(hits)
+        log.debug("pass: %d slices done in %.1f s", slices, time.perf_counter() - began)
+
+    def _match_slice(
+        self, body: dict[str, Any], n: int, slices: int, batch: passes.Requests, active: list[int]
+    ) -> list[list[Hit]]:
+        if slices > 1:
+            body = parallel.sliced(body, n, slices)
+        pages = parallel.prefetched(self._call(self.engine.scroll, self.events, body))
+        return parallel.match_pages(pages, batch, active, _hit)
 
     def count(
         self,
@@ -329,6 +356,8 @@ class SearchStore:
         }
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         self.engine.close()
 
     def _call(self, fn: Any, *args: Any) -> Any:
@@ -355,23 +384,6 @@ def _from_millis(ms: int) -> datetime:
 def _millis(ingested: str) -> int:
     """event.ingested as the sort value the engine gives it (a write stamps thousands alike)."""
     return ecs.to_millis(ecs.parse_time(ingested))
-
-
-def _ahead(pages: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
-    """The pages of `pages`, the next one fetched by a thread while the caller matches this one
-    (the node searches and the client waits on the socket without the GIL)."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scroll") as fetcher:
-        pending = fetcher.submit(next, pages, None)
-        try:
-            while (page := pending.result()) is not None:
-                pending = fetcher.submit(next, pages, None)
-                yield page
-        finally:
-            pending.cancel()
-            concurrent.futures.wait([pending])
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()  # clears the scroll on the engine
 
 
 def _page_body(

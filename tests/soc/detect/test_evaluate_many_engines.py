@@ -15,7 +15,7 @@ import pytest
 
 from soc import settings as settings_mod
 from soc.detect.evaluate import evaluate, evaluate_many
-from soc.detect.model import Rule
+from soc.detect.model import Finding, Rule
 from soc.detect.rules import load_rules
 from soc.settings import Settings
 from soc.store.base import Window
@@ -53,6 +53,13 @@ def sqlite_digest(rules: list[Rule], tmp_path_factory: pytest.TempPathFactory) -
     return _digest(f for _, found in evaluate_many(store, rules, WINDOW, rules=everything) for f in found)
 
 
+_settings: dict[str, Settings] = {}
+
+
+def engine_settings(store: SearchStore) -> Settings:
+    return _settings[store.prefix]
+
+
 @pytest.fixture(scope="module", params=["opensearch", "elasticsearch"])
 def engine(request: pytest.FixtureRequest) -> Iterator[SearchStore]:
     if request.param == "opensearch":
@@ -62,6 +69,7 @@ def engine(request: pytest.FixtureRequest) -> Iterator[SearchStore]:
         settings = request.getfixturevalue("elasticsearch_settings")
         assert isinstance(settings, Settings)
     prefix = f"many{next(_prefixes)}"
+    _settings[prefix] = settings
     store = SearchStore(connect(settings), prefix=prefix)
     store.ensure_schema()
     assert not store.write(_docs(), agency="a", now=AT).errors
@@ -129,3 +137,41 @@ def test_a_batch_over_many_scroll_pages_loses_nothing(
     assert [len(a) for a in answers] == expected
     assert all(a == sorted(a, key=lambda h: h.cursor) for a in answers)
     assert len({h.id for h in answers[0]}) == expected[0]
+
+
+@pytest.mark.parametrize("worker_url", ["same", "broken"])
+def test_a_pass_split_over_worker_processes_gives_the_same_hits(
+    engine: SearchStore, rules: list[Rule], monkeypatch: pytest.MonkeyPatch, worker_url: str
+) -> None:
+    """Sliced over two processes (one of them this one), or with a worker that cannot reach the
+    engine (its slice is then read here): the same findings as the single-process pass."""
+    from dataclasses import replace
+
+    from soc.store import search
+
+    settings = engine_settings(engine)
+    if worker_url == "broken":
+        settings = replace(settings, store_url="http://127.0.0.1:9")
+    split = SearchStore(connect(engine_settings(engine)), prefix=engine.prefix, settings=settings, workers=2)
+    monkeypatch.setattr(search, "PARALLEL_MIN", 1)
+    everything = {r.id: r for r in rules}
+    try:
+        found = [
+            f for _, got in evaluate_many(split, rules, WINDOW, rules=everything, agencies=["a"]) for f in got
+        ]
+        single = [
+            f
+            for _, got in evaluate_many(engine, rules, WINDOW, rules=everything, agencies=["a"])
+            for f in got
+        ]
+    finally:
+        split.close()
+    assert len(found) > 50
+    assert _digest(found) == _digest(single)
+
+
+def _cycle(store: SearchStore, rules: list[Rule], window: Window) -> list[Finding]:
+    everything = {r.id: r for r in rules}
+    return [
+        f for _, got in evaluate_many(store, rules, window, rules=everything, agencies=["a"]) for f in got
+    ]

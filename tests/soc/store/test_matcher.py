@@ -118,3 +118,40 @@ def test_it_tests_ranges_as_the_reference_does(doc: dict[str, Any], gte: Any, gt
         return
     query = Range("source.port", gte=gte, gt=gt, lt=lt)
     assert compiled(query)(doc, {}) == matches(doc, query)
+
+
+_dotted = st.lists(
+    st.one_of(st.integers(0, 300).map(str), st.sampled_from(["01", "00", "1a", "", " 1", "-1"])),
+    min_size=3,
+    max_size=5,
+).map(".".join)
+
+
+@given(st.one_of(_dotted, st.ip_addresses().map(str), st.text(max_size=20)))
+@example("1.2.3.4\n")
+@example("010.0.0.1")
+def test_group_keys_of_an_ip_field_are_the_engines_bucket_keys(text: str) -> None:
+    import ipaddress
+
+    from soc.store.matcher import group_keys
+    from soc.store.query import canonical_ipv4, group_key
+
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        assert not canonical_ipv4(text)
+        return
+    assert canonical_ipv4(text) == (parsed.version == 4 and str(parsed) == text)
+    assert group_keys({"source": {"ip": text}}, "source.ip") == {group_key(parsed)}
+
+
+@given(
+    st.one_of(st.text(max_size=30), st.integers(), st.booleans(), st.none(), st.lists(st.text(max_size=5)))
+)
+@example("x" * (ecs.MAX_INDEXED_CHARS + 1))
+def test_group_keys_of_a_keyword_field_are_the_engines_bucket_keys(value: Any) -> None:
+    from soc.store.matcher import group_keys
+    from soc.store.query import group_key
+
+    doc = {"user": {"name": value}}
+    assert group_keys(doc, "user.name") == {group_key(v) for v in indexed_values(doc, "user.name")}
