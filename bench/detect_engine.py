@@ -3,10 +3,10 @@
     .venv/bin/python -m bench.detect_engine [--events 200000] [--opensearch-url URL]
 
 Starts a node (1 GiB heap) unless a URL is given, writes the synthetic events in one ingest
-window, refreshes, and times `evaluate_many()` (single-event rules through multi-search, one
-aggregation plus one narrowed history read per correlation input). Prints
+window, refreshes, and times `evaluate_many()` (the window scrolled out once, in slices over
+`detect_workers` processes, and matched on our side; correlations from the same pass). Prints
 the findings digest, which must equal the SQLite digest for the same --events.
-ElastAlert2 comparison: not part of this script yet (see docs/benchmarks.md).
+The ElastAlert2 comparison on the same node and events: bench/elastalert_compare.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ PREFIX = "benchdetect"
 def run(url: str, events: int) -> None:
     rules = bench_rules()
     settings = settings_mod.load(environ={}, store="opensearch", store_url=url)
-    store = SearchStore(connect(settings), prefix=PREFIX)
+    store = SearchStore(connect(settings), prefix=PREFIX, settings=settings, workers=settings.detect_workers)
     store.ensure_schema()
     print(f"{len(rules)} rules, {events} events; written in {fill(store, events):.1f} s (not timed)")
     store.refresh()

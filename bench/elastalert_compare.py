@@ -378,7 +378,7 @@ def run(url: str, args: argparse.Namespace, python: Path) -> None:
     compared = [r for r in rules if r.id in docs and r.id not in feeders]
     print(f"compared: {len(compared)} (left out: {len(feeders)} rules that only feed correlations)")
     settings = settings_mod.load(environ={}, store="opensearch", store_url=url)
-    store = SearchStore(connect(settings), prefix=PREFIX)
+    store = SearchStore(connect(settings), prefix=PREFIX, settings=settings, workers=settings.detect_workers)
     prepare(store, args.events)
     end = T0 + STEP * args.events
     assert end < datetime.now(T0.tzinfo), "the events' @timestamp range must lie in the past for ElastAlert2"
