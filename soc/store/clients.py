@@ -25,10 +25,6 @@ class Engine(Protocol):
     def put_template(self, name: str, template: dict[str, Any]) -> None: ...
     def bulk(self, ndjson: bytes) -> dict[str, Any]: ...
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
-    def msearch(self, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """One response per body (a failed one holds `error`), in order."""
-        ...
-
     def scroll(self, index: str, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Every hit of `body`'s query (`_id`, `_index`, `_source`), page by page, in index order
         (`_doc`: the cheapest way to read a whole result set); the scroll is cleared at the end."""
@@ -94,10 +90,6 @@ class OpenSearchEngine:
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.client.search(index=index, body=body))
-
-    def msearch(self, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        lines = [line for body in bodies for line in ({"index": index}, body)]
-        return list(self.client.msearch(body=lines)["responses"])
 
     def scroll(self, index: str, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         params = {"scroll": SCROLL_KEEP, "filter_path": SCROLL_FIELDS}
@@ -167,10 +159,6 @@ class ElasticsearchEngine:
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.client.search(index=index, **body))
-
-    def msearch(self, index: str, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        lines = [line for body in bodies for line in ({"index": index}, body)]
-        return list(self.client.msearch(searches=lines)["responses"])
 
     def scroll(self, index: str, body: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         fields = SCROLL_FIELDS.split(",")

@@ -30,8 +30,6 @@ from soc.store.prefilter import Router
 
 log = logging.getLogger(__name__)
 
-Pages = Callable[[dict[str, Any]], Iterator[list[dict[str, Any]]]]
-"""Scrolls a body: the engine's `scroll` over the store's indices."""
 ToHit = Callable[[dict[str, Any]], Hit]
 
 
