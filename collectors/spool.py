@@ -102,10 +102,13 @@ class Spool:
                     continue
                 frames.append(payload)
             off += pos
-            if pos == 0 and seg < self.write_seg:
-                seg, off = seg + 1, 0  # this segment is done: the writer has moved on
-                continue
-            break
+            if pos == 0:
+                if seg < self.write_seg:
+                    seg, off = seg + 1, 0  # this segment is done: the writer has moved on
+                    continue
+                break
+            # a full READ_BYTES chunk (~1,200 events) does not end the batch: read on, so batches
+            # are `max_frames` long and the sink sends fewer, larger requests
         if not frames and (seg, off) == self.read_at:
             return None
         self.read_at = (seg, off)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from collectors.parsers import access
-from collectors.parsers.base import MONTHS, Context, Line, iso_time, set_source, shell
+from collectors.parsers.base import MONTHS, Context, Line, set_source, shell
 
 ACCESS = "apache.access"
 ERROR = "apache.error"
@@ -34,11 +33,11 @@ def parse_error(line: Line, ctx: Context) -> dict[str, Any] | None:
     if m is None or (month := MONTHS.get(m["mon"])) is None:
         return None
     try:
-        at: datetime = ctx.local(int(m["year"]), month, int(m["day"]), m["time"])
+        stamp = ctx.stamp(int(m["year"]), month, int(m["day"]), m["time"])
     except ValueError:
         return None
     ev = shell(line, ctx, ERROR)
-    ev["@timestamp"] = iso_time(at)
+    ev["@timestamp"] = stamp
     ev["event"].update(timezone=ctx.timezone, category=["web"], type=["error"], action="http_error")
     ev["log"]["level"] = m["level"]
     ev["message"] = m["msg"].strip()

@@ -36,11 +36,11 @@ def parse(line: Line, ctx: Context) -> dict[str, Any] | None:
         if month is None:
             return None
         try:
-            at = ctx.local(int(m["year"]), month, int(m["day"]), m["time"])
+            stamp = ctx.stamp(int(m["year"]), month, int(m["day"]), m["time"])
         except ValueError:
             return None
         ev = shell(line, ctx, DATASET)
-        ev["@timestamp"] = iso_time(at)
+        ev["@timestamp"] = stamp
         ev["event"]["timezone"] = ctx.timezone
         msg = m["msg"]
     elif line.text.endswith(" FOUND") and _FOUND.match(line.text):

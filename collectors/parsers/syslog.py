@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from collectors.parsers import accounts, clamav, cron, pam, sshd, su, sudo
@@ -78,15 +79,16 @@ def parse(line: Line, ctx: Context, program_parser: MessageParser | None = None)
     if text.startswith("1 ") and pri is not None:
         return _rfc5424(line, ctx, pri, text, program_parser)
     if (m := _BSD.match(text)) is not None:
-        month, day = MONTHS[m["mon"]], int(m["day"])
-        year = int(m["year"]) if m["year"] else ctx.year_for(month, day)
+        mon, day_text, hms, year_text, rest = m.groups()  # one call instead of five named lookups
+        month, day = MONTHS[mon], int(day_text)
+        year = int(year_text) if year_text else ctx.year_for(month, day)
         try:
-            at = ctx.local(year, month, day, m["time"])
+            stamp = ctx.stamp(year, month, day, hms)
         except ValueError:
             return None
         ev = shell(line, ctx, SYSLOG)
         ev["event"]["timezone"] = ctx.timezone
-        return _finish(ev, line, ctx, pri, at, m["rest"] or "", program_parser)
+        return _finish(ev, line, ctx, pri, stamp, rest or "", program_parser)
     if (m := _ISO.match(text)) is not None:
         try:
             at = datetime.fromisoformat(m["ts"].replace(",", "."))
@@ -96,7 +98,7 @@ def parse(line: Line, ctx: Context, program_parser: MessageParser | None = None)
         if at.tzinfo is None:
             at = at.replace(tzinfo=ctx.tz)
             ev["event"]["timezone"] = ctx.timezone
-        return _finish(ev, line, ctx, pri, at, m["rest"] or "", program_parser)
+        return _finish(ev, line, ctx, pri, iso_time(at), m["rest"] or "", program_parser)
     return None
 
 
@@ -105,25 +107,25 @@ def _finish(
     line: Line,
     ctx: Context,
     pri: int | None,
-    at: datetime,
+    stamp: str,
     rest: str,
     program_parser: MessageParser | None,
 ) -> dict[str, Any]:
-    ev["@timestamp"] = iso_time(at)
+    ev["@timestamp"] = stamp
     _priority(ev, pri)
     tag = _TAG.match(rest)
     if tag is None:
         ev["message"] = rest
         return ev
-    if tag["host"]:
-        _hostname(ev, tag["host"], ctx)
-    msg = tag["msg"] or ""
+    hostname, program, pid, msg = tag.groups()
+    if hostname:
+        _hostname(ev, hostname, ctx)
+    msg = msg or ""
     ev["message"] = msg
-    program = tag["prog"]
     process = sub(ev, "process")
     process["name"] = program
-    if tag["pid"]:
-        process["pid"] = int(tag["pid"])
+    if pid:
+        process["pid"] = int(pid)
     _dispatch(ev, program, msg, ctx, program_parser)
     return ev
 
@@ -131,8 +133,7 @@ def _finish(
 def _dispatch(
     ev: dict[str, Any], program: str, msg: str, ctx: Context, program_parser: MessageParser | None
 ) -> None:
-    base = program.split("(", 1)[0].rsplit("/", 1)[-1].lower()
-    parser, dataset = PROGRAMS.get(base, (None, SYSLOG))
+    base, parser, dataset = _program(program)
     if program_parser is not None and program_parser is not parser:
         parser, dataset = program_parser, AUTH
     if parser is None and ("(pam_" in program or msg.startswith("pam_")):
@@ -144,6 +145,15 @@ def _dispatch(
         ev.setdefault("tags", []).append(f"_{base}_message_unrecognized")
 
 
+@lru_cache(maxsize=1024)
+def _program(program: str) -> tuple[str, MessageParser | None, str]:
+    """A tag's program name (path and `(pam_…)` suffix cut, lower case), its parser and dataset."""
+    base = program.split("(", 1)[0].rsplit("/", 1)[-1].lower()
+    parser, dataset = PROGRAMS.get(base, (None, SYSLOG))
+    return base, parser, dataset
+
+
+@lru_cache(maxsize=256)
 def _is_auth_file(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return name.startswith(("auth.log", "secure"))

@@ -13,16 +13,18 @@ import gzip
 import re
 import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import httpx
 import orjson
 
-from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry
+from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry, Spooled, gzip_by_default
 from soc.ecs import dataset_slug, format_time, parse_time
 
 _AGENCY_UNSAFE = re.compile(r"[^a-z0-9_-]+")  # as soc.store.prepare.agency_part: never a '.'
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,43 @@ class OpenSearchSink:
     password_file: str = ""
     ca_file: str = ""
     """CA bundle for the engine's certificate; certificates are always verified."""
-    compress: bool = True
-    """gzip request bodies."""
+    compress: bool | None = None
+    """gzip request bodies; default: yes, except to a loopback address (there gzip costs the
+    collector and the engine more CPU than the bytes it saves)."""
     timeout_seconds: float = 30.0
 
     def resources(self) -> list[str]:
         return []
+
+    def prepare(self, ev: dict[str, Any], doc_id: str) -> str:
+        """Done once per event as it is spooled, so that delivery only has `event.ingested` to add:
+        `event.hash` is the id, `organization.id` the agency, and `event` becomes the last key
+        (its JSON then ends in `}}`, where delivery splices `ingested` in). Returns the index;
+        "" when the event has no `event` object to splice into (delivery then parses it)."""
+        if self.agency:
+            org = ev.get("organization")
+            ev["organization"] = {**org, "id": self.agency} if isinstance(org, dict) else {"id": self.agency}
+        event = ev.get("event")
+        if not isinstance(event, dict):
+            return ""
+        event.pop("ingested", None)
+        event["hash"] = doc_id
+        ev["event"] = ev.pop("event")
+        return self.index_for(ev)
+
+    def index_for(self, ev: dict[str, Any]) -> str:
+        """<prefix>-events-<agency>.<dataset>-<UTC day of @timestamp>, as the service names them."""
+        stamp = ev.get("@timestamp")
+        if isinstance(stamp, str) and _CANONICAL.fullmatch(stamp):
+            day = stamp[:10]  # the parsers' own form (soc.ecs.format_time): already UTC
+        else:
+            try:
+                day = parse_time(stamp).date().isoformat()
+            except ValueError:
+                day = ""
+        event = ev.get("event")
+        dataset = event.get("dataset") if isinstance(event, dict) else None
+        return _index_name(self.index_prefix, self.agency, dataset if isinstance(dataset, str) else None, day)
 
     def connect(self) -> Bulk:
         headers = {"Content-Type": "application/x-ndjson"}
@@ -74,44 +107,67 @@ class Bulk:
         self.config = config
         self.client = client
         self.endpoint = config.url.rstrip("/") + "/_bulk"
+        self.compress = gzip_by_default(config.url) if config.compress is None else config.compress
+        self._actions: dict[str, bytes] = {}
+        """`{"create":{"_index":…,"_id":` by index: index names are few, events many."""
 
-    def send(self, docs: list[tuple[str, bytes]]) -> Delivery:
-        body = bytearray()
+    def send(self, docs: list[Spooled]) -> Delivery:
+        parts: list[bytes] = []
         now = format_time(_now())
-        for doc_id, raw in docs:
-            doc = orjson.loads(raw)
-            event = doc.setdefault("event", {})
-            event["ingested"], event["hash"] = now, doc_id
-            if self.config.agency:
-                doc["organization"] = {**doc.get("organization", {}), "id": self.config.agency}
-            body += orjson.dumps({"create": {"_index": self._index(doc), "_id": doc_id}}) + b"\n"
-            body += orjson.dumps(doc) + b"\n"
+        # a prepared document ends with its `event` object: `}}` becomes `,"ingested":…}}`
+        tail = b',"ingested":' + orjson.dumps(now) + b"}}\n"
+        for doc_id, raw, index in docs:
+            if index and raw.endswith(b"}}"):
+                parts.append(self._action(index) + orjson.dumps(doc_id) + b"}}\n")
+                parts.append(raw[:-2] + tail)
+            else:  # spooled by a version that prepared nothing: the same work, now
+                doc = orjson.loads(raw)
+                index = self.config.prepare(doc, doc_id) or self.config.index_for(doc)
+                if isinstance(event := doc.get("event"), dict):
+                    event["ingested"] = now
+                parts.append(self._action(index) + orjson.dumps(doc_id) + b"}}\n")
+                parts.append(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
+        body = b"".join(parts)
+        del parts
         headers = {}
-        content = gzip.compress(body, 1) if self.config.compress else bytes(body)
-        if self.config.compress:
-            headers = {"Content-Encoding": "gzip"}
+        if self.compress:
+            body, headers = gzip.compress(body, 1), {"Content-Encoding": "gzip"}
         try:
-            response = self.client.post(self.endpoint, content=content, headers=headers)
+            # only each item's status and error come back: the full answer (index, id, version,
+            # shards, seq_no per document) is ~5x the bytes to read and parse
+            response = self.client.post(self.endpoint, content=body, headers=headers, params=_FILTER)
         except httpx.TransportError as exc:
             raise Retry(f"cannot reach {self.endpoint}: {exc}") from exc
         if response.status_code in RETRYABLE:
             raise Retry(f"{self.endpoint} answered {response.status_code}")
         if response.status_code != 200:
             raise Refused(f"{self.endpoint} answered {response.status_code}: {response.text[:300]}")
-        return _outcome(response.json())
+        return _outcome(orjson.loads(response.content))
 
-    def _index(self, doc: dict[str, Any]) -> str:
-        try:
-            at = parse_time(doc.get("@timestamp"))
-            day = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
-        except ValueError:
-            day = "undated"
-        agency = _AGENCY_UNSAFE.sub("_", self.config.agency.lower())[:64] or "_"
-        slug = dataset_slug(doc.get("event", {}).get("dataset"))
-        return f"{self.config.index_prefix}-events-{agency}.{slug}-{day}"
+    def _action(self, index: str) -> bytes:
+        action = self._actions.get(index)
+        if action is None:
+            if len(self._actions) >= 4096:
+                self._actions.clear()
+            action = self._actions[index] = b'{"create":{"_index":' + orjson.dumps(index) + b',"_id":'
+        return action
 
     def close(self) -> None:
         self.client.close()
+
+
+_FILTER = {"filter_path": "items.*.status,items.*.error"}
+
+
+@lru_cache(maxsize=4096)
+def _index_name(prefix: str, agency: str, dataset: str | None, day: str) -> str:
+    try:
+        at = date.fromisoformat(day)
+        stamp = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
+    except ValueError:
+        stamp = "undated"
+    part = _AGENCY_UNSAFE.sub("_", agency.lower())[:64] or "_"
+    return f"{prefix}-events-{part}.{dataset_slug(dataset)}-{stamp}"
 
 
 def _outcome(answer: dict[str, Any]) -> Delivery:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import httpx
 
 from collectors.ship import _reason
-from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry
+from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry, Spooled, gzip_by_default
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,13 @@ class SocSink:
     token_file: str = ""
     ca_file: str = ""
     """CA bundle for the SOC's certificate; certificates are always verified."""
-    compress: bool = True
+    compress: bool | None = None
+    """gzip request bodies; default: yes, except to a loopback address."""
     timeout_seconds: float = 30.0
+
+    def prepare(self, ev: dict[str, Any], doc_id: str) -> str:
+        """Nothing to do as an event is spooled: the service stamps and routes what it receives."""
+        return ""
 
     def resources(self) -> list[str]:
         return []
@@ -50,10 +55,11 @@ class Ingest:
         self.client = client
         self.endpoint = config.url.rstrip("/") + "/api/v1/ingest"
 
-    def send(self, docs: list[tuple[str, bytes]]) -> Delivery:
-        content = b"".join(raw + b"\n" for _, raw in docs)
+    def send(self, docs: list[Spooled]) -> Delivery:
+        content = b"".join(doc.document + b"\n" for doc in docs)
         headers = {}
-        if self.config.compress:
+        compress = self.config.compress
+        if compress if compress is not None else gzip_by_default(self.config.url):
             content, headers = gzip.compress(content, 1), {"Content-Encoding": "gzip"}
         try:
             response = self.client.post(self.endpoint, content=content, headers=headers)

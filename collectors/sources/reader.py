@@ -112,6 +112,8 @@ class Reader:
         buf = self.buffer
         start = 0
         limit = self.config.max_line_bytes
+        plain = self.config.multiline is None
+        identity, path, fp = self.identity, self.path, self.fp
         while True:
             nl = buf.find(b"\n", start)
             if nl < 0:
@@ -124,6 +126,8 @@ class Reader:
                 out += self._complete(at, kept, self.buffer_at + nl + 1, ("truncated",))
             elif len(line) > limit:
                 out += self._complete(at, line[:limit], at + len(line), ("truncated",))
+            elif plain:  # the common case, without a list per line
+                out.append(Record(identity, at, at + len(line), line, path, (), fp))
             else:
                 out += self._complete(at, line, at + len(line))
             start = nl + 1

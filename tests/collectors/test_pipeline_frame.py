@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 
 from collectors import settings
-from collectors.pipeline import Pipeline
+from collectors.pipeline import Pipeline, _split
 from collectors.sources.syslog import SyslogRecord
 
 CONFIG = """
@@ -27,7 +27,7 @@ def test_it_records_the_sender_of_a_network_message(tmp_path: Path) -> None:
     pipeline = Pipeline(settings.load(tmp_path / "c.yml"))
     line = b"<38>Nov 27 09:00:01 web01 sshd[42]: Failed password for root from 203.0.113.9 port 22 ssh2"
     frame = pipeline._frame("net", SyslogRecord("syslog_udp:x", 0, 1, line, sender="10.20.1.11:40001"))
-    event = orjson.loads(frame.split(b"\n", 1)[1])
+    event = orjson.loads(_split(frame).document)
     assert event["log"]["source"]["address"] == "10.20.1.11:40001"
     assert event["source"]["ip"] == "203.0.113.9"
     assert event["event"]["id"]

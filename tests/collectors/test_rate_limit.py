@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collectors import settings
 from collectors.pipeline import Pipeline
 from collectors.ratelimit import RateLimit, TokenBucket
-from collectors.sinks.base import Delivery
+from collectors.sinks.base import Delivery, Spooled
 from collectors.sources.base import Record
 
 CONFIG = """
@@ -42,9 +43,12 @@ class Recorder:
     def connect(self) -> Recorder:
         return self
 
-    def send(self, docs: list[tuple[str, bytes]]) -> Delivery:
+    def prepare(self, ev: dict[str, Any], doc_id: str) -> str:
+        return ""
+
+    def send(self, docs: list[Spooled]) -> Delivery:
         self.batches.append((time.monotonic(), len(docs)))
-        self.ids += [doc_id for doc_id, _ in docs]
+        self.ids += [doc.id for doc in docs]
         return Delivery(created=len(docs))
 
     def close(self) -> None:
