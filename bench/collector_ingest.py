@@ -1,59 +1,26 @@
 """File → OpenSearch: the collector's events/s against the raw `_bulk` ceiling, same node, same docs.
 
-    .venv/bin/python bench/collector_ingest.py [--lines 200000] [--url http://127.0.0.1:9200]
+    .venv/bin/python -m bench.collector_ingest [--lines 200000] [--url http://127.0.0.1:9200]
 
 Without --url it starts a local node (soc.engine.launcher) in a temporary home and stops it after.
-The ceiling posts already-parsed documents in 2,000-document `_bulk` create requests from one
-thread; the collector reads the file, parses (syslog/sshd), spools with fsync, and delivers.
+The ceiling is bench.rsyslog_compare's (the collector's own `_bulk` requests, built before the
+clock starts, posted from one thread); the collector runs in this process: it reads the file,
+parses (syslog/sshd), spools with fsync, and delivers. For the comparison with rsyslog and the
+figures in docs/benchmarks.md, use bench.rsyslog_compare.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import resource
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
-import orjson
-
+from bench.rsyslog_compare import ceiling, make_log, prepare
 from collectors import settings
-from collectors.parsers import parse_lines
 from collectors.pipeline import Pipeline
-
-
-def make_log(path: Path, lines: int) -> None:
-    with path.open("wb") as f:
-        for i in range(lines):
-            f.write(
-                b"Nov 27 09:%02d:%02d web1 sshd[%d]: Failed password for root from 10.0.%d.%d port %d ssh2\n"
-                % (i // 60 % 60, i % 60, 1000 + i % 5000, i // 250 % 250, i % 250, 1024 + i % 60000)
-            )
-
-
-def ceiling(url: str, path: Path, prefix: str) -> float:
-    docs = list(parse_lines(path.open("rb"), fmt="syslog", timezone="UTC", year=2026))
-    bodies = []
-    for start in range(0, len(docs), 2000):
-        body = b"".join(
-            orjson.dumps(
-                {"create": {"_index": f"{prefix}-events-system_auth-2026.11.27", "_id": str(start + i)}}
-            )
-            + b"\n"
-            + orjson.dumps(doc)
-            + b"\n"
-            for i, doc in enumerate(docs[start : start + 2000])
-        )
-        bodies.append(gzip.compress(body, 1))
-    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
-    with httpx.Client(timeout=120) as client:
-        began = time.perf_counter()
-        for body in bodies:
-            assert client.post(f"{url}/_bulk", content=body, headers=headers).status_code == 200
-        return len(docs) / (time.perf_counter() - began)
 
 
 def collector(url: str, path: Path, prefix: str, lines: int, data: Path) -> tuple[float, float]:
@@ -99,7 +66,9 @@ def main() -> None:
         try:
             log = work / "auth.log"
             make_log(log, args.lines)
+            prepare(url, "benchc")
             eps, rss = collector(url, log, "benchc", args.lines, work)
+            prepare(url, "benchr")
             top = ceiling(url, log, "benchr")
             # peak RSS is read before the ceiling run, which holds every document in memory
             print(

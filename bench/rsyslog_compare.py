@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.rsyslog_compare [--lines 200000] [--rounds 2] [--peer raw|parsed|both]
                                               [--rss-seconds 30] [--rss-rate 10000]
                                               [--url http://127.0.0.1:9200] [--only throughput|rss]
+                                              [--ceiling-workers 2] [--rsyslog-workers 1]
 
 Needs Debian's `rsyslog` and `rsyslog-elasticsearch` (`rsyslogd` on PATH; mmnormalize and
 liblognorm5 come with `rsyslog`). Without --url it starts a local node (soc.engine.launcher, 1 GiB
@@ -12,8 +13,10 @@ Every round writes the same file of sshd lines into fresh indices and deletes th
 prefix first gets the service's events index template (soc.store.dsl, as `soc serve` installs it
 in production: keywords, typed ECS fields, no replica), so the engine does the same per-field
 work it does for the service:
-- ceiling: the collector's own parsed documents, pre-serialised, gzip'd, posted to `_bulk` in
-  2,000-document create requests from one thread (the engine's rate with no shipper work);
+- ceiling: the collector's own `_bulk` requests, byte for byte (its parse, ids, index names and
+  request bodies, 2,000 documents each), built before the clock starts and posted from one
+  thread, one request at a time as the collector and rsyslog send: the engine's rate with no
+  shipper work. `ceiling(..., workers=N)` posts N at a time;
 - rsyslog-raw: `rsyslogd -n` with a private rsyslog.conf and work directory (not the system
   daemon): imfile (inotify, syslog header parsed) → omelasticsearch, bulk mode, create with `_id` =
   file + offset, a 2,000-message dequeue batch, an in-memory queue; its documents carry
@@ -38,7 +41,6 @@ shipper tails it, sampling VmRSS every 0.25 s, and reports the peak and the rate
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import shutil
 import subprocess
@@ -58,7 +60,9 @@ import orjson
 
 from collectors.parsers import parse_lines
 from collectors.pipeline import VERSION, event_id
-from soc.ecs import dataset_slug
+from collectors.settings import CollectorConfig
+from collectors.sinks.base import Spooled
+from collectors.sinks.opensearch import FILTER, OpenSearchSink
 from soc.store.dsl import events_template
 
 LINE = b"Nov 27 09:%02d:%02d web1 sshd[%d]: Failed password for root from 10.0.%d.%d port %d ssh2\n"
@@ -99,6 +103,7 @@ RSYSLOG_OUTPUT = """action(type="omelasticsearch" server="127.0.0.1" serverport=
          searchIndex="{index}" template="{template}" esVersion.major="8"
          bulkmode="on" bulkid="docid" dynbulkid="on" writeoperation="create"
          queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="2000"
+         queue.workerThreads="{workers}"
          action.resumeRetryCount="-1")"""
 RSYSLOG_RAW = """
 ruleset(name="ship") {{
@@ -223,13 +228,15 @@ def rsyslog_version() -> str:
     return first.split()[1] if first.split()[:1] == ["rsyslogd"] else "unknown"
 
 
-def start_rsyslog(parsed: bool, work: Path, log: Path, url: str, prefix: str) -> subprocess.Popen[bytes]:
+def start_rsyslog(
+    parsed: bool, work: Path, log: Path, url: str, prefix: str, workers: int = 1
+) -> subprocess.Popen[bytes]:
     (work / "rsyslog-work").mkdir(parents=True)
     conf = work / "rsyslog.conf"
     port = url.rsplit(":", 1)[1].rstrip("/")
     text = RSYSLOG_INPUT.format(work=work / "rsyslog-work", log=log)
     raw_out = RSYSLOG_OUTPUT.format(
-        port=port, index=f"{prefix}-events-system_auth-2026.11.27", template="raw"
+        port=port, index=f"{prefix}-events-system_auth-2026.11.27", template="raw", workers=workers
     )
     if parsed:
         (work / "header.rb").write_text(HEADER_RULES)
@@ -237,7 +244,7 @@ def start_rsyslog(parsed: bool, work: Path, log: Path, url: str, prefix: str) ->
         ecs = list_template(parsed_document(rsyslog_version()))
         # the collector's index name for these events (its agency is "bench")
         out = RSYSLOG_OUTPUT.format(
-            port=port, index=f"{prefix}-events-bench.system_auth-2026.11.27", template="ecs"
+            port=port, index=f"{prefix}-events-bench.system.auth-2026.11.27", template="ecs", workers=workers
         )
         text += RSYSLOG_PARSED.format(ecs=ecs, rules=work, output=out, unparsed=raw_out)
     else:
@@ -272,39 +279,69 @@ def start_collector(work: Path, log: Path, url: str, prefix: str) -> subprocess.
 
 
 def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
-    """The collector's documents as it stores them (ids, stamps, index names), posted with no work."""
-    docs = list(parse_lines(log.open("rb"), fmt="syslog", timezone="UTC", year=2026, path=str(log)))
-    bodies: list[bytes] = []
-    ingested = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    for start in range(0, len(docs), 2000):
-        body = bytearray()
-        for offset, doc in enumerate(docs[start : start + 2000], start):
-            doc_id = event_id("bench", "ceiling", offset)
-            doc["event"].update(id=doc_id, hash=doc_id, ingested=ingested)
-            doc["host"]["name"] = "bench"
-            doc["agent"] = {"type": "soc-collector", "name": "bench", "version": VERSION}
-            doc["organization"] = {"id": "bench"}
-            index = f"{prefix}-events-{dataset_slug(doc['event']['dataset'])}-2026.11.27"
-            body += orjson.dumps({"create": {"_index": index, "_id": doc_id}}) + b"\n"
-            body += orjson.dumps(doc) + b"\n"
-        bodies.append(gzip.compress(body, 1))
-    headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
-    with httpx.Client(timeout=120) as client:
+    """The collector's own requests, byte for byte, posted with no shipper work in the clock.
 
-        def post(chunk: bytes) -> None:
-            answer = client.post(f"{url}/_bulk", content=chunk, headers=headers)
-            if answer.status_code != 200 or answer.json()["errors"]:
+    Each line is parsed, stamped and prepared as the collector spools it, and the `_bulk` bodies
+    are built by the collector's sink (`Bulk.request`: same ids, index names, compression and
+    answer filter, 2,000 documents each, as its default batch) before timing starts.
+    """
+    sink = OpenSearchSink(url=url, agency="bench", index_prefix=prefix)
+    bulk = sink.connect()
+    spooled: list[Spooled] = []
+    agent = {"type": "soc-collector", "name": "bench", "version": VERSION}
+    lines = log.open("rb")
+    for doc in parse_lines(lines, fmt="syslog", timezone="UTC", year=2026, path=str(log), host="bench"):
+        doc_id = event_id("bench", "ceiling", doc["log"]["offset"])
+        doc["event"]["id"] = doc_id
+        doc["agent"] = agent
+        spooled.append(Spooled(doc_id, orjson.dumps(doc), sink.prepare(doc, doc_id)))
+    lines.close()
+    requests = [bulk.request(spooled[start : start + 2000]) for start in range(0, len(spooled), 2000)]
+    with bulk.client as client:
+
+        def post(request: tuple[bytes, dict[str, str]]) -> None:
+            body, headers = request
+            answer = client.post(bulk.endpoint, content=body, headers=headers, params=FILTER)
+            if answer.status_code != 200 or any(
+                next(iter(item.values()))["status"] != 201 for item in answer.json()["items"]
+            ):
                 raise SystemExit(f"ceiling: _bulk failed: {answer.text[:300]}")
 
         began = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(post, bodies))
-        elapsed = time.perf_counter() - began
+            posted = [pool.submit(post, request) for request in requests]
+            # timed as the shippers are: polled until stored, the same refreshes on the node
+
+            def alive() -> bool:
+                return not all(f.done() for f in posted)
+
+            count, elapsed = until_stored(client, url, prefix, len(spooled), began, alive)
+            for f in posted:
+                f.result()
         client.delete(f"{url}/{prefix}-*")
-    return len(docs) / elapsed
+    return count / elapsed
+
+
+def until_stored(
+    client: httpx.Client, url: str, prefix: str, lines: int, began: float, alive: Callable[[], bool]
+) -> tuple[int, float]:
+    """Poll `_count` (after `_refresh`) every 0.5 s until `lines` are stored, the writer is gone
+    with nothing more arriving, or nothing arrived for STALL_SECONDS. Returns the count and the
+    seconds from `began` to the poll that saw it (not to when we gave up waiting)."""
+    count, changed = 0, began
+    while count < lines and time.perf_counter() - changed < STALL_SECONDS:
+        time.sleep(0.5)
+        running = alive()
+        now = stored(client, url, prefix)
+        if now != count:
+            count, changed = now, time.perf_counter()
+        elif not running:
+            break
+    return count, changed - began
 
 
 STALL_SECONDS = 30
+IN_FLIGHT = int(CollectorConfig.__dataclass_fields__["in_flight"].default)  # type: ignore[arg-type]
 Start = Callable[[Path, Path, str, str], "subprocess.Popen[bytes]"]
 SHIPPERS: dict[str, Start] = {
     "rsyslog-raw": partial(start_rsyslog, False),
@@ -368,20 +405,18 @@ def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, ti
     with httpx.Client(timeout=60) as client:
         began = time.perf_counter()
         proc = SHIPPERS[name](work, log, url, prefix)
-        count, peak, changed = 0, 0.0, began
+        peak = 0.0
+
+        def alive() -> bool:
+            nonlocal peak
+            peak = max(peak, status(proc.pid, "VmHWM"))
+            return proc.poll() is None and time.perf_counter() - began < timeout
+
         try:
-            while count < lines and time.perf_counter() - began < timeout and proc.poll() is None:
-                time.sleep(0.5)
-                peak = max(peak, status(proc.pid, "VmHWM"))
-                now = stored(client, url, prefix)
-                if now != count:
-                    count, changed = now, time.perf_counter()
-                elif time.perf_counter() - changed > STALL_SECONDS:
-                    break
+            count, elapsed = until_stored(client, url, prefix, lines, began, alive)
         finally:
             proc.terminate()
             proc.wait(30)
-        elapsed = changed - began  # to the last document stored, not to when we gave up waiting
         if count < lines:
             print(
                 f"  {name}: stored {count} of {lines}; nothing more in {STALL_SECONDS} s "
@@ -455,8 +490,8 @@ def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, ur
     for name in order:
         if name == "ceiling":
             prepare(url, f"ceil{r}")
-            top = ceiling(url, log, f"ceil{r}")
-            print(f"  ceiling {top:,.0f} ev/s ({load()})", flush=True)
+            top = ceiling(url, log, f"ceil{r}", args.ceiling_workers)
+            print(f"  ceiling ({args.ceiling_workers} at a time) {top:,.0f} ev/s ({load()})", flush=True)
             continue
         prefix = name.replace("rsyslog-", "rs")[:6] + str(r)
         run = runs[name] = ship(name, work / f"{name}{r}", log, url, prefix, args.lines, args.timeout)
@@ -491,8 +526,19 @@ def main() -> None:
     parser.add_argument("--rss-rate", type=int, default=10_000)
     parser.add_argument("--url")
     parser.add_argument("--only", choices=["throughput", "rss"], help="run one part only")
+    parser.add_argument(
+        "--ceiling-workers",
+        type=int,
+        default=IN_FLIGHT,
+        help=f"requests the ceiling keeps out at once (default: the collector's in_flight, {IN_FLIGHT})",
+    )
+    parser.add_argument(
+        "--rsyslog-workers", type=int, default=1, help="omelasticsearch queue.workerThreads (default 1)"
+    )
     args = parser.parse_args()
     args.timeout = max(300.0, args.lines / 200)
+    for name, parsed in (("rsyslog-raw", False), ("rsyslog-parsed", True)):
+        SHIPPERS[name] = partial(start_rsyslog, parsed, workers=args.rsyslog_workers)
     if shutil.which("rsyslogd") is None:
         sys.exit("rsyslogd not found: apt-get install rsyslog rsyslog-elasticsearch")
     with tempfile.TemporaryDirectory() as tmp:
@@ -507,11 +553,16 @@ def main() -> None:
         try:
             log = work / "auth.log"
             make_log(log, args.lines)
-            print(f"{args.lines} lines, rsyslog {rsyslog_version()}, {load()}", flush=True)
+            print(
+                f"{args.lines} lines, rsyslog {rsyslog_version()} with {args.rsyslog_workers} worker(s), "
+                f"collector in_flight {IN_FLIGHT}, ceiling {args.ceiling_workers} at a time, {load()}",
+                flush=True,
+            )
             if args.only != "rss":
                 # the node's first bulk requests run cold (JIT, caches): one unreported pass first
                 prepare(url, "warm")
-                print(f"  warm-up: ceiling {ceiling(url, log, 'warm'):,.0f} ev/s, not counted", flush=True)
+                warm = ceiling(url, log, "warm", args.ceiling_workers)
+                print(f"  warm-up: ceiling {warm:,.0f} ev/s, not counted", flush=True)
             for r in range(args.rounds if args.only != "rss" else 0):
                 throughput_round(r, args, work, log, url)
             for r in range(args.rounds if args.only != "throughput" else 0):

@@ -17,6 +17,8 @@ import hashlib
 import logging
 import threading
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -33,7 +35,7 @@ from collectors.ratelimit import TokenBucket
 from collectors.settings import CollectorConfig
 from collectors.sinks.base import Refused, Retry, Spooled, backoff
 from collectors.sources.base import Emit, Record
-from collectors.spool import Spool
+from collectors.spool import Batch, Spool
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -178,28 +180,57 @@ class Pipeline:
 
     # -- sink side -------------------------------------------------------------------------
     def deliver(self) -> None:
+        """Spool → sink with up to `in_flight` requests out at once, acked in spool order.
+
+        While the engine works, the next batch is read from the spool and its request built, so the
+        engine does not wait on the collector between batches; with more than one in flight it can
+        index them side by side. A batch is acked once it and every batch before it came back.
+        """
         sink = self.config.sink.connect()
         name = self.config.sink_name
         limit = self.config.rate_limit
         batch_events = min(self.config.batch_events, limit.burst) if limit else self.config.batch_events
+        inflight: deque[tuple[Batch, Future[bool]]] = deque()
+        ready: tuple[Batch, list[Spooled], Any] | None = None
+        ok = True
         try:
-            while not self.stop.is_set():
-                batch = self.spool.read(batch_events, self.config.batch_bytes, 0.5)
-                if batch is None:
-                    continue
-                docs = [_split(frame) for frame in batch.frames]
-                if not self._spend(len(docs)) or not self._send_all(sink, name, docs):
-                    self.spool.rewind()
-                    return
-                self.spool.ack(batch)
-                with self._drained:
-                    self.backlog = max(0, self.backlog - len(batch.frames))
-                    if self.backlog == 0:
-                        self._throttled = self._paused_logged = False
-                    self._drained.notify_all()
-                self.metrics.spool_bytes.set(self.spool.pending_bytes)
+            with ThreadPoolExecutor(self.config.in_flight, thread_name_prefix="sink-post") as poster:
+                while not self.stop.is_set():
+                    if ready is None:
+                        batch = self.spool.read(batch_events, self.config.batch_bytes, 0 if inflight else 0.5)
+                        if batch is not None:
+                            docs = [_split(frame) for frame in batch.frames]
+                            ready = (batch, docs, sink.request(docs))
+                    if ready is not None and len(inflight) < self.config.in_flight:
+                        batch, docs, request = ready
+                        ready = None
+                        if not self._spend(len(docs)):
+                            break
+                        inflight.append((batch, poster.submit(self._send_all, sink, name, docs, request)))
+                        continue
+                    if inflight:
+                        sent, future = inflight.popleft()
+                        if not future.result():
+                            ok = False
+                            break
+                        self._acked(sent)
+                while inflight:  # stopping: what was delivered before any failure is still acked
+                    sent, future = inflight.popleft()
+                    ok = future.result() and ok
+                    if ok:
+                        self._acked(sent)
+                self.spool.rewind()
         finally:
             sink.close()
+
+    def _acked(self, batch: Batch) -> None:
+        self.spool.ack(batch)
+        with self._drained:
+            self.backlog = max(0, self.backlog - len(batch.frames))
+            if self.backlog == 0:
+                self._throttled = self._paused_logged = False
+            self._drained.notify_all()
+        self.metrics.spool_bytes.set(self.spool.pending_bytes)
 
     def _spend(self, count: int) -> bool:
         """Tokens for `count` events under the EPS cap; the first wait of a busy spell is logged."""
@@ -215,14 +246,20 @@ class Pipeline:
             self._throttled = True
         return self.bucket.take(count, self.stop)
 
-    def _send_all(self, sink: Any, name: str, docs: list[Spooled]) -> bool:
+    def _send_all(self, sink: Any, name: str, docs: list[Spooled], request: Any) -> bool:
+        """Deliver `docs` (`request`: their request, already built), retrying until every one is
+        stored or refused for good; False only when told to stop first."""
         todo = list(range(len(docs)))
         attempt = 0
         while todo:
             if self.stop.is_set():
                 return False
             try:
-                outcome = sink.send([docs[i] for i in todo])
+                if request is not None:
+                    first, request = request, None
+                    outcome = sink.post(first)
+                else:  # a retry: a fresh request for what is left (and a fresh event.ingested)
+                    outcome = sink.post(sink.request([docs[i] for i in todo]))
             except (Retry, Refused) as exc:
                 self.metrics.retries.labels(name).inc()
                 level = logging.ERROR if isinstance(exc, Refused) else logging.WARNING

@@ -61,6 +61,8 @@ class CollectorConfig:
     spool_max_bytes: int = 256 << 20
     batch_events: int = 2000
     batch_bytes: int = MAX_BATCH_BYTES
+    in_flight: int = 2
+    """Requests out to the sink at once (each one batch), acked in spool order."""
     metrics_address: str = ""
     heartbeat_seconds: float = 60.0
     rate_limit: RateLimit | None = None
@@ -138,7 +140,9 @@ class Loader:
         spool = self.options(top, "spool", {"max_bytes": (int, 1 << 16, None)})
         metrics = self.options(top, "metrics", {"address": (str, None, None)})
         batch = self.options(
-            top, "batch", {"events": (int, 1, 100_000), "bytes": (int, 1 << 16, MAX_BATCH_BYTES)}
+            top,
+            "batch",
+            {"events": (int, 1, 100_000), "bytes": (int, 1 << 16, MAX_BATCH_BYTES), "in_flight": (int, 1, 8)},
         )
         if "data_dir" not in scalars:
             self.problem(root, "data_dir is required (where checkpoints and the spool live)")
@@ -166,6 +170,8 @@ class Loader:
             extra["batch_events"] = batch["events"]
         if "bytes" in batch:
             extra["batch_bytes"] = batch["bytes"]
+        if "in_flight" in batch:
+            extra["in_flight"] = batch["in_flight"]
         if rate_limit is not None:
             extra["rate_limit"] = rate_limit
         extra["claims"] = self.claims

@@ -1,7 +1,9 @@
 """The sink contract: deliver a batch of spooled documents and say what became of each.
 
-`send` raises `Retry` when the whole batch may be tried again (network error, 429, 5xx) and
-`Refused` when retrying cannot help (bad credentials, unknown index). Per-document outcomes come
+A connected sink has two halves, so that the pipeline can build one batch's request while the
+previous one is in flight: `request(docs)` builds the request, `post(request)` sends it (`send`
+does both). `post` raises `Retry` when the whole batch may be tried again (network error, 429,
+5xx) and `Refused` when retrying cannot help (bad credentials, unknown index). Per-document outcomes come
 back in `Delivery`: `retry` lists the positions worth sending again (429 on one document),
 `rejected` the ones the engine refused for good, kept by the pipeline with their reason.
 """

@@ -112,6 +112,25 @@ class Bulk:
         """`{"create":{"_index":…,"_id":` by index: index names are few, events many."""
 
     def send(self, docs: list[Spooled]) -> Delivery:
+        return self.post(self.request(docs))
+
+    def post(self, request: tuple[bytes, dict[str, str]]) -> Delivery:
+        """Send a request made by `request` and read what became of each document."""
+        body, headers = request
+        try:
+            # only each item's status and error come back: the full answer (index, id, version,
+            # shards, seq_no per document) is ~5x the bytes to read and parse
+            response = self.client.post(self.endpoint, content=body, headers=headers, params=FILTER)
+        except httpx.TransportError as exc:
+            raise Retry(f"cannot reach {self.endpoint}: {exc}") from exc
+        if response.status_code in RETRYABLE:
+            raise Retry(f"{self.endpoint} answered {response.status_code}")
+        if response.status_code != 200:
+            raise Refused(f"{self.endpoint} answered {response.status_code}: {response.text[:300]}")
+        return _outcome(orjson.loads(response.content))
+
+    def request(self, docs: list[Spooled]) -> tuple[bytes, dict[str, str]]:
+        """The `_bulk` body for `docs` and its headers."""
         parts: list[bytes] = []
         now = format_time(_now())
         # a prepared document ends with its `event` object: `}}` becomes `,"ingested":…}}`
@@ -129,20 +148,9 @@ class Bulk:
                 parts.append(orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE))
         body = b"".join(parts)
         del parts
-        headers = {}
         if self.compress:
-            body, headers = gzip.compress(body, 1), {"Content-Encoding": "gzip"}
-        try:
-            # only each item's status and error come back: the full answer (index, id, version,
-            # shards, seq_no per document) is ~5x the bytes to read and parse
-            response = self.client.post(self.endpoint, content=body, headers=headers, params=_FILTER)
-        except httpx.TransportError as exc:
-            raise Retry(f"cannot reach {self.endpoint}: {exc}") from exc
-        if response.status_code in RETRYABLE:
-            raise Retry(f"{self.endpoint} answered {response.status_code}")
-        if response.status_code != 200:
-            raise Refused(f"{self.endpoint} answered {response.status_code}: {response.text[:300]}")
-        return _outcome(orjson.loads(response.content))
+            return gzip.compress(body, 1), {"Content-Encoding": "gzip"}
+        return body, {}
 
     def _action(self, index: str) -> bytes:
         action = self._actions.get(index)
@@ -156,7 +164,7 @@ class Bulk:
         self.client.close()
 
 
-_FILTER = {"filter_path": "items.*.status,items.*.error"}
+FILTER = {"filter_path": "items.*.status,items.*.error"}
 
 
 @lru_cache(maxsize=4096)

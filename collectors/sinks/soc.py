@@ -56,11 +56,19 @@ class Ingest:
         self.endpoint = config.url.rstrip("/") + "/api/v1/ingest"
 
     def send(self, docs: list[Spooled]) -> Delivery:
+        return self.post(self.request(docs))
+
+    def request(self, docs: list[Spooled]) -> tuple[bytes, dict[str, str]]:
+        """The NDJSON body for `docs` and its headers."""
         content = b"".join(doc.document + b"\n" for doc in docs)
-        headers = {}
         compress = self.config.compress
         if compress if compress is not None else gzip_by_default(self.config.url):
-            content, headers = gzip.compress(content, 1), {"Content-Encoding": "gzip"}
+            return gzip.compress(content, 1), {"Content-Encoding": "gzip"}
+        return content, {}
+
+    def post(self, request: tuple[bytes, dict[str, str]]) -> Delivery:
+        """Send a request made by `request` and read what became of each document."""
+        content, headers = request
         try:
             response = self.client.post(self.endpoint, content=content, headers=headers)
         except httpx.TransportError as exc:

@@ -46,7 +46,10 @@ class Recorder:
     def prepare(self, ev: dict[str, Any], doc_id: str) -> str:
         return ""
 
-    def send(self, docs: list[Spooled]) -> Delivery:
+    def request(self, docs: list[Spooled]) -> list[Spooled]:
+        return docs
+
+    def post(self, docs: list[Spooled]) -> Delivery:
         self.batches.append((time.monotonic(), len(docs)))
         self.ids += [doc.id for doc in docs]
         return Delivery(created=len(docs))

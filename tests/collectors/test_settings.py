@@ -75,22 +75,25 @@ def test_it_validates_from_the_command_line_in_both_languages(tmp_path: Path) ->
 
 def test_it_takes_batch_sizes_and_refuses_unknown_or_wrong_small_options(tmp_path: Path) -> None:
     (tmp_path / "ok.yml").write_text(
-        GOOD + "batch: {events: 500, bytes: 1048576}\nspool: {max_bytes: 2097152}\n"
+        GOOD + "batch: {events: 500, bytes: 1048576, in_flight: 3}\nspool: {max_bytes: 2097152}\n"
     )
     config = settings.load(tmp_path / "ok.yml")
     assert (config.batch_events, config.batch_bytes, config.spool_max_bytes) == (500, 1 << 20, 2 << 20)
+    assert config.in_flight == 3
 
     (tmp_path / "bad.yml").write_text(
         GOOD
-        + "batch: {records: 10, bytes: 99999999}\nspool: {max_bytes: lots, dir: /x}\nmetrics: {port: 9300}\n"
+        + "batch: {records: 10, bytes: 99999999, in_flight: 9}\nspool: {max_bytes: lots, dir: /x}\n"
+        + "metrics: {port: 9300}\n"
     )
     with pytest.raises(settings.ConfigError) as caught:
         settings.load(tmp_path / "bad.yml")
     path = tmp_path / "bad.yml"
     assert sorted(caught.value.problems) == sorted(
         [
-            f"{path}:9: batch: unknown option 'records' (known: events, bytes)",
+            f"{path}:9: batch: unknown option 'records' (known: events, bytes, in_flight)",
             f"{path}:9: batch.bytes: at most 8388608, got 99999999",
+            f"{path}:9: batch.in_flight: at most 8, got 9",
             f"{path}:10: spool.max_bytes: expected a whole number >= 65536, got 'lots'",
             f"{path}:10: spool: unknown option 'dir' (known: max_bytes)",
             f"{path}:11: metrics: unknown option 'port' (known: address)",
