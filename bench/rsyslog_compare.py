@@ -14,9 +14,9 @@ prefix first gets the service's events index template (soc.store.dsl, as `soc se
 in production: keywords, typed ECS fields, no replica), so the engine does the same per-field
 work it does for the service:
 - ceiling: the collector's own `_bulk` requests, byte for byte (its parse, ids, index names and
-  request bodies, 2,000 documents each), built before the clock starts and posted from one
-  thread, one request at a time as the collector and rsyslog send: the engine's rate with no
-  shipper work. `ceiling(..., workers=N)` posts N at a time;
+  request bodies, the collector's default batch size), built before the clock starts and posted
+  as many at a time as the collector keeps in flight (`--ceiling-workers`): the engine's rate
+  with no shipper work;
 - rsyslog-raw: `rsyslogd -n` with a private rsyslog.conf and work directory (not the system
   daemon): imfile (inotify, syslog header parsed) → omelasticsearch, bulk mode, create with `_id` =
   file + offset, a 2,000-message dequeue batch, an in-memory queue; its documents carry
@@ -283,7 +283,7 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
 
     Each line is parsed, stamped and prepared as the collector spools it, and the `_bulk` bodies
     are built by the collector's sink (`Bulk.request`: same ids, index names, compression and
-    answer filter, 2,000 documents each, as its default batch) before timing starts.
+    answer filter; as many documents each as its default batch) before timing starts.
     """
     sink = OpenSearchSink(url=url, agency="bench", index_prefix=prefix)
     bulk = sink.connect()
@@ -296,7 +296,8 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
         doc["agent"] = agent
         spooled.append(Spooled(doc_id, orjson.dumps(doc), sink.prepare(doc, doc_id)))
     lines.close()
-    requests = [bulk.request(spooled[start : start + 2000]) for start in range(0, len(spooled), 2000)]
+    size = BATCH_EVENTS
+    requests = [bulk.request(spooled[start : start + size]) for start in range(0, len(spooled), size)]
     with bulk.client as client:
 
         def post(request: tuple[bytes, dict[str, str]]) -> None:
@@ -341,7 +342,9 @@ def until_stored(
 
 
 STALL_SECONDS = 30
-IN_FLIGHT = int(CollectorConfig.__dataclass_fields__["in_flight"].default)  # type: ignore[arg-type]
+DEFAULTS = CollectorConfig.__dataclass_fields__
+IN_FLIGHT = int(DEFAULTS["in_flight"].default)  # type: ignore[arg-type]
+BATCH_EVENTS = int(DEFAULTS["batch_events"].default)  # type: ignore[arg-type]
 Start = Callable[[Path, Path, str, str], "subprocess.Popen[bytes]"]
 SHIPPERS: dict[str, Start] = {
     "rsyslog-raw": partial(start_rsyslog, False),
@@ -555,7 +558,8 @@ def main() -> None:
             make_log(log, args.lines)
             print(
                 f"{args.lines} lines, rsyslog {rsyslog_version()} with {args.rsyslog_workers} worker(s), "
-                f"collector in_flight {IN_FLIGHT}, ceiling {args.ceiling_workers} at a time, {load()}",
+                f"collector batch {BATCH_EVENTS} in_flight {IN_FLIGHT}, "
+                f"ceiling {args.ceiling_workers} at a time, {load()}",
                 flush=True,
             )
             if args.only != "rss":

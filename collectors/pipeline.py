@@ -190,43 +190,48 @@ class Pipeline:
         name = self.config.sink_name
         limit = self.config.rate_limit
         batch_events = min(self.config.batch_events, limit.burst) if limit else self.config.batch_events
-        inflight: deque[tuple[Batch, Future[bool]]] = deque()
+        inflight: deque[tuple[Batch, int, Future[bool]]] = deque()
         ready: tuple[Batch, list[Spooled], Any] | None = None
         ok = True
         try:
             with ThreadPoolExecutor(self.config.in_flight, thread_name_prefix="sink-post") as poster:
                 while not self.stop.is_set():
-                    if ready is None:
+                    # the next batch is read while the oldest is out; with one request in flight,
+                    # also while that one is out (more would only hold more memory)
+                    if ready is None and (
+                        len(inflight) < self.config.in_flight or self.config.in_flight == 1
+                    ):
                         batch = self.spool.read(batch_events, self.config.batch_bytes, 0 if inflight else 0.5)
                         if batch is not None:
                             docs = [_split(frame) for frame in batch.frames]
-                            ready = (batch, docs, sink.request(docs))
+                            ready = (Batch([], batch.end), docs, sink.request(docs))  # frames freed
                     if ready is not None and len(inflight) < self.config.in_flight:
                         batch, docs, request = ready
                         ready = None
                         if not self._spend(len(docs)):
                             break
-                        inflight.append((batch, poster.submit(self._send_all, sink, name, docs, request)))
+                        future = poster.submit(self._send_all, sink, name, docs, request)
+                        inflight.append((batch, len(docs), future))
                         continue
                     if inflight:
-                        sent, future = inflight.popleft()
+                        sent, count, future = inflight.popleft()
                         if not future.result():
                             ok = False
                             break
-                        self._acked(sent)
+                        self._acked(sent, count)
                 while inflight:  # stopping: what was delivered before any failure is still acked
-                    sent, future = inflight.popleft()
+                    sent, count, future = inflight.popleft()
                     ok = future.result() and ok
                     if ok:
-                        self._acked(sent)
+                        self._acked(sent, count)
                 self.spool.rewind()
         finally:
             sink.close()
 
-    def _acked(self, batch: Batch) -> None:
+    def _acked(self, batch: Batch, count: int) -> None:
         self.spool.ack(batch)
         with self._drained:
-            self.backlog = max(0, self.backlog - len(batch.frames))
+            self.backlog = max(0, self.backlog - count)
             if self.backlog == 0:
                 self._throttled = self._paused_logged = False
             self._drained.notify_all()

@@ -59,7 +59,7 @@ class CollectorConfig:
     sink: OpenSearchSink | SocSink
     host: str = field(default_factory=socket.gethostname)
     spool_max_bytes: int = 256 << 20
-    batch_events: int = 2000
+    batch_events: int = 1000
     batch_bytes: int = MAX_BATCH_BYTES
     in_flight: int = 2
     """Requests out to the sink at once (each one batch), acked in spool order."""

@@ -91,17 +91,25 @@ def _pairs(text: str, kind: str) -> list[tuple[str, str]]:
     return out
 
 
+def _number(value: Any) -> int | None:
+    """A field of ASCII digits as a number (`str.isdigit` also takes '²' and other digits)."""
+    text = str(value) if value is not None else ""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _map(ev: dict[str, Any], kind: str, v: dict[str, Any]) -> None:
     process: dict[str, Any] = {}
     for key, field in (("pid", "pid"), ("ppid", "parent")):
-        if str(v.get(key, "")).isdigit():
-            process[field] = int(v[key]) if field == "pid" else {"pid": int(v[key])}
+        if (number := _number(v.get(key))) is not None:
+            process[field] = number if field == "pid" else {"pid": number}
     if v.get("comm"):
         process["name"] = v["comm"]
     if v.get("exe"):
         process["executable"] = v["exe"]
     if kind == "EXECVE":
-        args = [v[f"a{i}"] for i in range(int(v.get("argc", 0) or 0)) if f"a{i}" in v]
+        # at most as many arguments as the record has fields, whatever its argc claims
+        argc = min(_number(v.get("argc")) or 0, len(v))
+        args = [v[f"a{i}"] for i in range(argc) if f"a{i}" in v]
         if args:
             process["args"], process["args_count"] = args, len(args)
             process["command_line"] = " ".join(args)

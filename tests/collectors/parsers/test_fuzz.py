@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,3 +65,17 @@ def mutated(draw: st.DrawFn) -> bytes:
 @given(mutated(), st.sampled_from(FORMATS))
 def test_it_survives_mutated_real_lines(line: bytes, fmt: str) -> None:
     check(line, fmt)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # found by the test above: digits `int` refuses, and an argc no record could hold
+        b'type=EXECVE msg=audit(1364481363.243:24287): argc=\x002 a0="ls" a1=2F746D70',
+        'type=EXECVE msg=audit(1.0:1): argc=\u00b2 a0="ls"'.encode(),
+        'type=SYSCALL msg=audit(1.0:1): pid=\u00b2 ppid=\u0664 comm="x"'.encode(),
+        b'type=EXECVE msg=audit(1.0:1): argc=999999999999 a0="ls"',
+    ],
+)
+def test_auditd_takes_only_ascii_numbers(line: bytes) -> None:
+    check(line, "auditd")
