@@ -53,11 +53,11 @@ TEXT = {
         "thư mục dữ liệu bị dùng hai lần.",
     },
     "valid": {
-        "en": "{path}: valid ({sources} sources, sink '{sink}').",
+        "en": "{path}: valid (sources: {sources}, sink '{sink}').",
         "vi": "{path}: hợp lệ ({sources} nguồn, đích '{sink}').",
     },
     "invalid": {
-        "en": "{count} problems found.",
+        "en": "Problems found: {count}.",
         "vi": "Phát hiện {count} lỗi.",
     },
     "run": {
@@ -65,7 +65,7 @@ TEXT = {
         "vi": "Chạy collector: đọc các nguồn, phân tích, lưu đệm ra đĩa, gửi tới đích.",
     },
     "running": {
-        "en": "Collector running: {sources} sources to sink '{sink}'; Ctrl+C to stop.",
+        "en": "Collector running: sources: {sources}, sink '{sink}'; Ctrl+C to stop.",
         "vi": "Collector đang chạy: {sources} nguồn tới đích '{sink}'; Ctrl+C để dừng.",
     },
     "pcap": {

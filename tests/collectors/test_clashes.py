@@ -119,7 +119,7 @@ def test_it_checks_several_collectors_against_each_other(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert f"{b}:1: data_dir shares its spool and checkpoints with data_dir ({a}:1)" in result.output
     assert f"{b}:3: sources.web reads the same files as sources.web ({a}:3)" in result.output
-    assert "2 problems found." in result.output
+    assert "Problems found: 2." in result.output
 
 
 def test_it_validates_several_separate_collectors(tmp_path: Path) -> None:
@@ -129,5 +129,5 @@ def test_it_validates_several_separate_collectors(tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(main, ["validate", "--config", str(a), "--config", str(b)])
     assert result.exit_code == 0, result.output
-    assert f"{a}: valid (1 sources, sink 'engine')" in result.output
-    assert f"{b}: valid (1 sources, sink 'engine')" in result.output
+    assert f"{a}: valid (sources: 1, sink 'engine')" in result.output
+    assert f"{b}: valid (sources: 1, sink 'engine')" in result.output

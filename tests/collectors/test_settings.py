@@ -70,7 +70,7 @@ def test_it_validates_from_the_command_line_in_both_languages(tmp_path: Path) ->
     assert "bad.yml:2: unknown setting 'sourcs'" in bad.output
     good = runner.invoke(main, ["validate", "--config", str(tmp_path / "good.yml")])
     assert good.exit_code == 0
-    assert "valid (1 sources, sink 'engine')" in good.output
+    assert "valid (sources: 1, sink 'engine')" in good.output
 
 
 def test_it_takes_batch_sizes_and_refuses_unknown_or_wrong_small_options(tmp_path: Path) -> None:
