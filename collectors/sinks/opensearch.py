@@ -22,8 +22,8 @@ import orjson
 
 from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry, Spooled, gzip_by_default
 from soc.ecs import dataset_slug, format_time, parse_time
+from soc.store.prepare import index_name
 
-_AGENCY_UNSAFE = re.compile(r"[^a-z0-9_-]+")  # as soc.store.prepare.agency_part: never a '.'
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 
 
@@ -171,11 +171,10 @@ FILTER = {"filter_path": "items.*.status,items.*.error"}
 def _index_name(prefix: str, agency: str, dataset: str | None, day: str) -> str:
     try:
         at = date.fromisoformat(day)
-        stamp = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
+        part = f"{at.year:04d}.{at.month:02d}.{at.day:02d}"
     except ValueError:
-        stamp = "undated"
-    part = _AGENCY_UNSAFE.sub("_", agency.lower())[:64] or "_"
-    return f"{prefix}-events-{part}.{dataset_slug(dataset)}-{stamp}"
+        part = "undated"
+    return index_name(prefix, agency, dataset_slug(dataset), part)
 
 
 def _outcome(answer: dict[str, Any]) -> Delivery:

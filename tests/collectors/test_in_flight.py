@@ -12,6 +12,7 @@ from collectors.pipeline import Pipeline
 from collectors.sinks.base import Delivery, Retry, Spooled
 from collectors.sources.base import Record
 from collectors.spool import Spool
+from tests.collectors.fake_sink import FakeSink
 
 CONFIG = """
 data_dir: {data}
@@ -25,7 +26,7 @@ sinks:
 """
 
 
-class Gate:
+class Gate(FakeSink):
     """A sink whose first request hangs until released (or fails first, when told to)."""
 
     def __init__(self, fail_first: int = 0) -> None:
@@ -33,15 +34,6 @@ class Gate:
         self.posted: list[list[str]] = []
         self.fail_first = fail_first
         self.lock = threading.Lock()
-
-    def connect(self) -> Gate:
-        return self
-
-    def prepare(self, ev: dict[str, Any], doc_id: str) -> str:
-        return ""
-
-    def request(self, docs: list[Spooled]) -> list[Spooled]:
-        return docs
 
     def post(self, docs: list[Spooled]) -> Delivery:
         with self.lock:
@@ -53,9 +45,6 @@ class Gate:
         if first:
             self.release.wait(20)
         return Delivery(created=len(docs))
-
-    def close(self) -> None:
-        pass
 
 
 def pipeline(tmp_path: Path, sink: Gate, in_flight: int = 2) -> Pipeline:

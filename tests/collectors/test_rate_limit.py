@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from collectors.pipeline import Pipeline
 from collectors.ratelimit import RateLimit, TokenBucket
 from collectors.sinks.base import Delivery, Spooled
 from collectors.sources.base import Record
+from tests.collectors.fake_sink import FakeSink
 
 CONFIG = """
 data_dir: {data}
@@ -33,29 +33,17 @@ sinks:
 """
 
 
-class Recorder:
+class Recorder(FakeSink):
     """A sink that accepts everything and remembers when each batch arrived."""
 
     def __init__(self) -> None:
         self.batches: list[tuple[float, int]] = []
         self.ids: list[str] = []
 
-    def connect(self) -> Recorder:
-        return self
-
-    def prepare(self, ev: dict[str, Any], doc_id: str) -> str:
-        return ""
-
-    def request(self, docs: list[Spooled]) -> list[Spooled]:
-        return docs
-
     def post(self, docs: list[Spooled]) -> Delivery:
         self.batches.append((time.monotonic(), len(docs)))
         self.ids += [doc.id for doc in docs]
         return Delivery(created=len(docs))
-
-    def close(self) -> None:
-        pass
 
 
 def pipeline(tmp_path: Path, eps: int, burst: int, lines: int = 0) -> tuple[Pipeline, Recorder]:
