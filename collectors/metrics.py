@@ -33,6 +33,12 @@ class Metrics:
         Gauge(
             "soc_collector_spool_corrupt_frames", "Spool frames skipped for a bad checksum", registry=r
         ).set_function(lambda: spool.corrupt_frames)
+        self.restarts = Counter(
+            "soc_collector_restarts",
+            "Components started again after an unforeseen failure",
+            ["component"],
+            registry=r,
+        )
         self.paused_seconds = Counter(
             "soc_collector_paused_seconds", "Time file sources waited under the EPS cap", registry=r
         )

@@ -46,6 +46,9 @@ class Spool:
         self.write_seg = segments[-1] if segments else max(self.acked[0], 1)
         self._repair(self.write_seg)
         self._out = open(self._path(self.write_seg), "ab")  # noqa: SIM115 - held for the spool's life
+        self.written = (self.write_seg, self._out.tell())
+        """(segment, offset) just past the last durable frame; replaced whole, so the reader's
+        look at it is atomic (the writer's file object is closed and swapped at a segment change)."""
         self.read_at = self.acked
         self.pending_bytes = sum(self._size(s) for s in segments) - (self.acked[1] if segments else 0)
 
@@ -62,11 +65,12 @@ class Spool:
         with self._write_lock:
             if self._out.tell() >= self.segment_bytes:
                 self._out.close()
+                self._out = open(self._path(self.write_seg + 1), "ab")  # noqa: SIM115
                 self.write_seg += 1
-                self._out = open(self._path(self.write_seg), "ab")  # noqa: SIM115
             self._out.write(b"".join(HEADER.pack(len(p), zlib.crc32(p)) + p for p in payloads))
             self._out.flush()
             os.fsync(self._out.fileno())
+            self.written = (self.write_seg, self._out.tell())
         with self._cond:
             self.pending_bytes += size
             self._cond.notify_all()
@@ -82,6 +86,9 @@ class Spool:
         seg, off = self.read_at
         total = 0
         while len(frames) < max_frames and total < max_bytes:
+            # looked at before reading: a segment the writer had already left is complete, so an
+            # empty read of it means "go on to the next"; one it was still writing may yet grow
+            complete = seg < self.written[0]
             try:
                 data = self._chunk(seg, off, min(max_bytes - total, READ_BYTES))
             except FileNotFoundError:
@@ -103,7 +110,7 @@ class Spool:
                 frames.append(payload)
             off += pos
             if pos == 0:
-                if seg < self.write_seg:
+                if complete:
                     seg, off = seg + 1, 0  # this segment is done: the writer has moved on
                     continue
                 break
@@ -163,8 +170,7 @@ class Spool:
 
     # -- helpers ------------------------------------------------------------------------------
     def _has_data(self) -> bool:
-        seg, off = self.read_at
-        return seg < self.write_seg or off < self._out.tell()
+        return self.read_at < self.written
 
     def _path(self, seg: int) -> Path:
         return self.dir / f"seg-{seg:012d}.log"

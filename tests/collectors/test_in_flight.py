@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collectors import pipeline as pipeline_module
 from collectors import settings
 from collectors.pipeline import Pipeline
 from collectors.sinks.base import Delivery, Retry, Spooled
@@ -121,3 +122,34 @@ def test_one_in_flight_still_delivers_everything_in_order(tmp_path: Path) -> Non
     ids = [i for batch in sink.posted[1:] for i in batch]
     assert len(ids) == len(set(ids)) == 40
     assert sink.posted[0] == sink.posted[1]  # the 503'd batch went again, whole
+
+
+class Explodes(Gate):
+    """A sink with a bug: its first request raises something no one planned for."""
+
+    def post(self, docs: list[Spooled]) -> Delivery:
+        with self.lock:
+            self.posted.append([d.id for d in docs])
+            if len(self.posted) == 1:
+                raise RuntimeError("a bug in the sink")
+        return Delivery(created=len(docs))
+
+
+def test_delivery_that_fails_unforeseen_is_started_again_and_loses_nothing(
+    tmp_path: Path, monkeypatch: Any, caplog: Any
+) -> None:
+    monkeypatch.setattr(pipeline_module, "RESTART_SECONDS", 0.05)
+    sink = Explodes()
+    p = pipeline(tmp_path, sink)
+    fill(p, 3)
+    runner = threading.Thread(target=p.run, daemon=True)
+    runner.start()
+    wait_until(lambda: p.backlog == 0)
+    p.stop.set()
+    runner.join(20)
+    assert p.backlog == 0
+    assert p.metrics.restarts.labels("sink")._value.get() == 1
+    assert "component failed, restarting" in caplog.text
+    assert "a bug in the sink" in caplog.text
+    delivered = {i for batch in sink.posted[1:] for i in batch}
+    assert len(delivered) == 30  # the failed batch was read again from the spool

@@ -110,11 +110,12 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def frames(p: Pipeline) -> list[bytes]:
+    """Spool frames of LINES, collected at one moment (as the emitter does for a batch)."""
     out, offset = [], 0
+    now = datetime.now(UTC)
     for line in LINES:
-        out.append(
-            p._frame("auth", Record("auth:fp", offset, offset + len(line) + 1, line, "/var/log/auth.log"))
-        )
+        rec = Record("auth:fp", offset, offset + len(line) + 1, line, "/var/log/auth.log")
+        out.append(p._frame("auth", rec, now))
         offset += len(line) + 1
     return out
 

@@ -82,3 +82,31 @@ def test_it_reads_a_frame_larger_than_one_read_whole(tmp_path: Path) -> None:
         out += batch.frames
         spool.ack(batch)
     assert out == frames
+
+
+def test_a_reader_keeps_up_with_a_writer_changing_segments(tmp_path: Path) -> None:
+    """The sink reads while sources append; segment changes happen under its feet.
+
+    Before, the reader could look at the writer's file object while it was being swapped (and die
+    on a closed file), or skip a frame written to a segment just before the writer moved on.
+    """
+    spool = Spool(tmp_path, segment_bytes=64)
+    frames = [b"frame %05d" % i for i in range(3000)]
+
+    def write() -> None:
+        for i in range(0, len(frames), 3):
+            spool.append(frames[i : i + 3])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    out: list[bytes] = []
+    while writer.is_alive() or len(out) < len(frames):
+        batch = spool.read(7, 1 << 20, 0.01)
+        if batch is None:
+            if not writer.is_alive() and spool.read_at >= spool.written:
+                break
+            continue
+        out += batch.frames
+        spool.ack(batch)
+    writer.join()
+    assert out == frames
