@@ -4,6 +4,7 @@
                                               [--rss-seconds 30] [--rss-rate 10000]
                                               [--url http://127.0.0.1:9200] [--only throughput|rss]
                                               [--ceiling-workers 2] [--rsyslog-workers 1]
+                                              [--pin [--node-pid PID]]
 
 Needs Debian's `rsyslog` and `rsyslog-elasticsearch` (`rsyslogd` on PATH; mmnormalize and
 liblognorm5 come with `rsyslog`). Without --url it starts a local node (soc.engine.launcher, 1 GiB
@@ -33,6 +34,12 @@ line count, so start-up and the last partial batch are included for every shippe
 ceiling pass warms the node first, and the order of the four rotates from round to round (a cold
 node and the machine's other load otherwise favour whoever runs later). The first round prints
 one stored document per shipper (the file's first line) so they can be compared.
+
+With `--pin` the node (every JVM thread) runs on CPU 0 and the script, the ceiling's posting and
+every shipper on CPU 1: the production layout, where the shipper runs on the agency's server and
+the engine on the SOC's, so that what a shipper spends does not come out of the engine's CPU.
+Without it they share both CPUs and every µs a shipper spends is taken from the node. With --url,
+--pin needs the node's --node-pid.
 
 The RSS part appends lines to a file at `--rss-rate` lines/s for `--rss-seconds` while each
 shipper tails it, sampling VmRSS every 0.25 s, and reports the peak and the rate delivered.
@@ -520,6 +527,15 @@ def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, ur
     )
 
 
+def pin(node_pid: int) -> None:
+    """Every thread of the node on CPU 0; this process, and so every shipper it starts, on CPU 1."""
+    if os.cpu_count() is None or (os.cpu_count() or 0) < 2:
+        sys.exit("--pin needs two CPUs")
+    subprocess.run(["taskset", "-a", "-p", "-c", "0", str(node_pid)], check=True, stdout=subprocess.DEVNULL)
+    os.sched_setaffinity(0, {1})
+    print(f"pinned: node (pid {node_pid}) on CPU 0, shippers on CPU 1", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=200_000)
@@ -538,7 +554,13 @@ def main() -> None:
     parser.add_argument(
         "--rsyslog-workers", type=int, default=1, help="omelasticsearch queue.workerThreads (default 1)"
     )
+    parser.add_argument(
+        "--pin", action="store_true", help="node on CPU 0, shippers on CPU 1 (separate machines' model)"
+    )
+    parser.add_argument("--node-pid", type=int, help="the node's pid, for --pin with --url")
     args = parser.parse_args()
+    if args.pin and args.url and not args.node_pid:
+        parser.error("--pin with --url needs --node-pid")
     args.timeout = max(300.0, args.lines / 200)
     for name, parsed in (("rsyslog-raw", False), ("rsyslog-parsed", True)):
         SHIPPERS[name] = partial(start_rsyslog, parsed, workers=args.rsyslog_workers)
@@ -553,6 +575,9 @@ def main() -> None:
 
             node = Node.start(work / "engine", heap_mb=1024)
             url = node.url
+            args.node_pid = node.pid
+        if args.pin:
+            pin(args.node_pid)
         try:
             log = work / "auth.log"
             make_log(log, args.lines)
@@ -589,6 +614,10 @@ def main() -> None:
         finally:
             if node is not None:
                 node.stop()
+            elif args.pin:  # someone else's node: give it its CPUs back
+                every = f"0-{(os.cpu_count() or 1) - 1}"
+                back = ["taskset", "-a", "-p", "-c", every, str(args.node_pid)]
+                subprocess.run(back, stdout=subprocess.DEVNULL, check=False)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -234,6 +235,7 @@ def run_command(config_path: Path) -> None:
 
     config = _load(config_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _few_malloc_arenas()
     pipeline = Pipeline(config)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: pipeline.stop.set())
@@ -242,6 +244,22 @@ def run_command(config_path: Path) -> None:
 
 
 main.add_command(enroll_command)
+
+
+def _few_malloc_arenas() -> None:
+    """Two malloc arenas instead of glibc's 8 per core: each sink and source thread otherwise gets
+    its own, and the batches they free stay mapped in it (several MB of RSS per thread at 10k
+    events/s). Must run before the threads start; a no-op where libc is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, 2)
+        libc.mallopt(M_MMAP_THRESHOLD, 256 << 10)
+    except (OSError, AttributeError):
+        pass
+
+
+M_ARENA_MAX = -8  # glibc's malloc.h
+M_MMAP_THRESHOLD = -3
 
 
 def _load(path: Path) -> CollectorConfig:

@@ -61,7 +61,7 @@ class CollectorConfig:
     spool_max_bytes: int = 256 << 20
     batch_events: int = 1000
     batch_bytes: int = MAX_BATCH_BYTES
-    in_flight: int = 2
+    in_flight: int = 3
     """Requests out to the sink at once (each one batch), acked in spool order."""
     metrics_address: str = ""
     heartbeat_seconds: float = 60.0

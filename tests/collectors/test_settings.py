@@ -75,11 +75,11 @@ def test_it_validates_from_the_command_line_in_both_languages(tmp_path: Path) ->
 
 def test_it_takes_batch_sizes_and_refuses_unknown_or_wrong_small_options(tmp_path: Path) -> None:
     (tmp_path / "ok.yml").write_text(
-        GOOD + "batch: {events: 500, bytes: 1048576, in_flight: 3}\nspool: {max_bytes: 2097152}\n"
+        GOOD + "batch: {events: 500, bytes: 1048576, in_flight: 4}\nspool: {max_bytes: 2097152}\n"
     )
     config = settings.load(tmp_path / "ok.yml")
     assert (config.batch_events, config.batch_bytes, config.spool_max_bytes) == (500, 1 << 20, 2 << 20)
-    assert config.in_flight == 3
+    assert config.in_flight == 4
 
     (tmp_path / "bad.yml").write_text(
         GOOD
