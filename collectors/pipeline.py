@@ -107,10 +107,13 @@ class Pipeline:
                 return  # stopping while the spool is full: nothing durable, nothing checkpointed
             events_in.inc(len(records))
             bytes_in.inc(sum(len(r.data) for r in records))
+            ends: dict[str, int] = {}  # checkpoints only move forward: the furthest end per key
+            for r in records:
+                if r.checkpoint and r.end > ends.get(r.checkpoint, -1):
+                    ends[r.checkpoint] = r.end
             with self._lock:
-                for r in records:
-                    if r.checkpoint:
-                        self.checkpoints.advance(r.checkpoint, r.end)
+                for key, end in ends.items():
+                    self.checkpoints.advance(key, end)
                 self.checkpoints.save()
 
         return emit
@@ -287,7 +290,7 @@ class Pipeline:
     def _keep_rejected(self, items: list[tuple[Spooled, str]]) -> None:
         with self.rejected_path.open("ab") as f:
             for doc, reason in items:
-                kept = {"id": doc.id, "reason": reason, "document": doc.document.decode()}
+                kept = {"id": doc.id, "reason": reason, "document": bytes(doc.document).decode()}
                 f.write(orjson.dumps(kept) + b"\n")
 
     # -- running ---------------------------------------------------------------------------
@@ -339,10 +342,19 @@ class Pipeline:
 RESTART_SECONDS = 5.0
 
 
-def _split(frame: bytes) -> Spooled:
-    header, rest = frame.split(b"\n", 1)
-    doc_id = header.split(b"\t", 1)[0].decode()
-    if rest.startswith(b"{"):  # spooled by a version that wrote no route line
-        return Spooled(doc_id, rest, "")
-    route, doc = rest.split(b"\n", 1)
-    return Spooled(doc_id, doc, route.decode())
+def _split(frame: memoryview | bytes) -> Spooled:
+    """A frame's id, route and document; the document stays a view into the spool's read."""
+    if isinstance(frame, bytes):
+        frame = memoryview(frame)
+    head = bytes(frame[:HEAD_BYTES])  # id, checkpoint key and route: a small copy to search in
+    if head.count(b"\n") < 2 and len(head) < len(frame):
+        head = bytes(frame)  # a header longer than usual (a very long checkpoint key)
+    doc_id = head[: head.index(b"\t")].decode()
+    start = head.index(b"\n") + 1
+    if head[start : start + 1] == b"{":  # spooled by a version that wrote no route line
+        return Spooled(doc_id, frame[start:], "")
+    body = head.index(b"\n", start) + 1
+    return Spooled(doc_id, frame[body:], head[start : body - 1].decode())
+
+
+HEAD_BYTES = 512

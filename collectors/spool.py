@@ -26,7 +26,8 @@ READ_BYTES = 1 << 20
 
 @dataclass(frozen=True)
 class Batch:
-    frames: list[bytes]
+    frames: list[memoryview]
+    """Views into the bytes read from the segment (no copy per frame)."""
     end: tuple[int, int]
     """(segment, offset) just past the batch's last frame."""
 
@@ -67,7 +68,11 @@ class Spool:
                 self._out.close()
                 self._out = open(self._path(self.write_seg + 1), "ab")  # noqa: SIM115
                 self.write_seg += 1
-            self._out.write(b"".join(HEADER.pack(len(p), zlib.crc32(p)) + p for p in payloads))
+            parts: list[bytes] = []
+            for p in payloads:  # no header + payload copy per frame: one join of them all
+                parts += (HEADER.pack(len(p), zlib.crc32(p)), p)
+            self._out.write(b"".join(parts))
+            del parts
             self._out.flush()
             os.fsync(self._out.fileno())
             self.written = (self.write_seg, self._out.tell())
@@ -82,7 +87,7 @@ class Spool:
         with self._cond:
             if not self._has_data():
                 self._cond.wait(wait_seconds)
-        frames: list[bytes] = []
+        frames: list[memoryview] = []
         seg, off = self.read_at
         total = 0
         while len(frames) < max_frames and total < max_bytes:
@@ -94,11 +99,12 @@ class Spool:
             except FileNotFoundError:
                 data = b""
             pos = 0
+            view = memoryview(data)
             while pos + HEADER.size <= len(data) and len(frames) < max_frames and total < max_bytes:
                 length, crc = HEADER.unpack_from(data, pos)
                 if pos + HEADER.size + length > len(data):
                     break
-                payload = data[pos + HEADER.size : pos + HEADER.size + length]
+                payload = view[pos + HEADER.size : pos + HEADER.size + length]
                 pos += HEADER.size + length
                 total += HEADER.size + length
                 if zlib.crc32(payload) != crc:
@@ -161,7 +167,7 @@ class Spool:
         self.read_at = self.acked
         out: list[bytes] = []
         while (batch := self.read(10_000, 64 << 20, 0)) is not None:
-            out += batch.frames
+            out += (bytes(frame) for frame in batch.frames)
         self.read_at = saved
         return out
 

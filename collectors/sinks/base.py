@@ -22,8 +22,8 @@ class Spooled(NamedTuple):
     """One event as the spool holds it."""
 
     id: str
-    document: bytes
-    """The event as JSON."""
+    document: bytes | memoryview
+    """The event as JSON (a view into the spool frame it was read from: no copy per event)."""
     route: str
     """What the sink's `prepare` returned when the event was spooled ("" for events spooled by a
     version without it: the sink then does that work at delivery)."""

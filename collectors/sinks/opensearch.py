@@ -131,14 +131,13 @@ class Bulk:
 
     def request(self, docs: list[Spooled]) -> tuple[bytes, dict[str, str]]:
         """The `_bulk` body for `docs` and its headers."""
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         now = format_time(_now())
         # a prepared document ends with its `event` object: `}}` becomes `,"ingested":…}}`
         tail = b',"ingested":' + orjson.dumps(now) + b"}}\n"
         for doc_id, raw, index in docs:
-            if index and raw.endswith(b"}}"):
-                parts.append(self._action(index) + orjson.dumps(doc_id) + b"}}\n")
-                parts.append(raw[:-2] + tail)
+            if index and raw[-2:] == b"}}":
+                parts += (self._action(index), orjson.dumps(doc_id), b"}}\n", raw[:-2], tail)
             else:  # spooled by a version that prepared nothing: the same work, now
                 doc = orjson.loads(raw)
                 index = self.config.prepare(doc, doc_id) or self.config.index_for(doc)

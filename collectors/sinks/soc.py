@@ -60,7 +60,7 @@ class Ingest:
 
     def request(self, docs: list[Spooled]) -> tuple[bytes, dict[str, str]]:
         """The NDJSON body for `docs` and its headers."""
-        content = b"".join(doc.document + b"\n" for doc in docs)
+        content = b"".join(part for doc in docs for part in (doc.document, b"\n"))
         compress = self.config.compress
         if compress if compress is not None else gzip_by_default(self.config.url):
             return gzip.compress(content, 1), {"Content-Encoding": "gzip"}

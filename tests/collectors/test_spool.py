@@ -11,7 +11,7 @@ from collectors.spool import Spool
 def drain(spool: Spool) -> list[bytes]:
     out: list[bytes] = []
     while (batch := spool.read(100, 1 << 20, 0)) is not None:
-        out += batch.frames
+        out += map(bytes, batch.frames)
         spool.ack(batch)
     return out
 
@@ -79,7 +79,7 @@ def test_it_reads_a_frame_larger_than_one_read_whole(tmp_path: Path) -> None:
     spool.append(frames)
     out: list[bytes] = []
     while (batch := spool.read(100, 1 << 20, 0)) is not None:
-        out += batch.frames
+        out += map(bytes, batch.frames)
         spool.ack(batch)
     assert out == frames
 
@@ -106,7 +106,7 @@ def test_a_reader_keeps_up_with_a_writer_changing_segments(tmp_path: Path) -> No
             if not writer.is_alive() and spool.read_at >= spool.written:
                 break
             continue
-        out += batch.frames
+        out += map(bytes, batch.frames)
         spool.ack(batch)
     writer.join()
     assert out == frames
