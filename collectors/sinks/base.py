@@ -11,9 +11,12 @@ back in `Delivery`: `retry` lists the positions worth sending again (429 on one 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+
+import httpx
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -59,3 +62,19 @@ def gzip_by_default(url: str) -> bool:
         return not ipaddress.ip_address(host).is_loopback
     except ValueError:
         return True
+
+
+def post_checked(
+    client: httpx.Client, endpoint: str, reason: Callable[[httpx.Response], str], **request: Any
+) -> httpx.Response:
+    """POST a batch; a network error or a retryable status raises Retry, any other answer than 200
+    raises Refused with `reason(response)`."""
+    try:
+        response = client.post(endpoint, **request)
+    except httpx.TransportError as exc:
+        raise Retry(f"cannot reach {endpoint}: {exc}") from exc
+    if response.status_code in RETRYABLE:
+        raise Retry(f"{endpoint} answered {response.status_code}")
+    if response.status_code != 200:
+        raise Refused(f"{endpoint} answered {response.status_code}: {reason(response)}")
+    return response

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
-from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry, Spooled, gzip_by_default
+from collectors.sinks.base import RETRYABLE, Delivery, Spooled, gzip_by_default, post_checked
 from soc.ecs import dataset_slug, format_time, parse_time
 from soc.store.prepare import index_name
 
@@ -117,16 +117,11 @@ class Bulk:
     def post(self, request: tuple[bytes, dict[str, str]]) -> Delivery:
         """Send a request made by `request` and read what became of each document."""
         body, headers = request
-        try:
-            # only each item's status and error come back: the full answer (index, id, version,
-            # shards, seq_no per document) is ~5x the bytes to read and parse
-            response = self.client.post(self.endpoint, content=body, headers=headers, params=FILTER)
-        except httpx.TransportError as exc:
-            raise Retry(f"cannot reach {self.endpoint}: {exc}") from exc
-        if response.status_code in RETRYABLE:
-            raise Retry(f"{self.endpoint} answered {response.status_code}")
-        if response.status_code != 200:
-            raise Refused(f"{self.endpoint} answered {response.status_code}: {response.text[:300]}")
+        # only each item's status and error come back: the full answer (index, id, version,
+        # shards, seq_no per document) is ~5x the bytes to read and parse
+        response = post_checked(
+            self.client, self.endpoint, _text, content=body, headers=headers, params=FILTER
+        )
         return _outcome(orjson.loads(response.content))
 
     def request(self, docs: list[Spooled]) -> tuple[bytes, dict[str, str]]:
@@ -191,6 +186,10 @@ def _outcome(answer: dict[str, Any]) -> Delivery:
             error = result.get("error", {})
             out.rejected.append((position, f"{error.get('type', status)}: {error.get('reason', '')}"[:500]))
     return out
+
+
+def _text(response: httpx.Response) -> str:
+    return response.text[:300]
 
 
 def _read(path: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import httpx
 
 from collectors.ship import _reason
-from collectors.sinks.base import RETRYABLE, Delivery, Refused, Retry, Spooled, gzip_by_default
+from collectors.sinks.base import Delivery, Spooled, gzip_by_default, post_checked
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,7 @@ class Ingest:
     def post(self, request: tuple[bytes, dict[str, str]]) -> Delivery:
         """Send a request made by `request` and read what became of each document."""
         content, headers = request
-        try:
-            response = self.client.post(self.endpoint, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            raise Retry(f"cannot reach {self.endpoint}: {exc}") from exc
-        if response.status_code in RETRYABLE:
-            raise Retry(f"{self.endpoint} answered {response.status_code}")
-        if response.status_code != 200:
-            raise Refused(f"{self.endpoint} answered {response.status_code}: {_reason(response)}")
+        response = post_checked(self.client, self.endpoint, _reason, content=content, headers=headers)
         answer = response.json()
         out = Delivery(created=int(answer.get("created", 0)), duplicates=int(answer.get("duplicates", 0)))
         # the service keeps refused documents in its own quarantine: we only count them here
