@@ -4,7 +4,7 @@
                                               [--rss-seconds 30] [--rss-rate 10000]
                                               [--url http://127.0.0.1:9200] [--only throughput|rss]
                                               [--ceiling-workers 2] [--rsyslog-workers 1]
-                                              [--pin [--node-pid PID]]
+                                              [--pin] [--node-pid PID]
 
 Needs Debian's `rsyslog` and `rsyslog-elasticsearch` (`rsyslogd` on PATH; mmnormalize and
 liblognorm5 come with `rsyslog`). Without --url it starts a local node (soc.engine.launcher, 1 GiB
@@ -30,10 +30,14 @@ work it does for the service:
 - collector: `python -m collectors run` on a collector.yml with the file source, the syslog/sshd
   parser to ECS, the fsynced disk spool and the opensearch sink.
 Rates run from process start until `_count` (after `_refresh`, polled every 0.5 s) reaches the
-line count, so start-up and the last partial batch are included for every shipper. One unreported
-ceiling pass warms the node first, and the order of the four rotates from round to round (a cold
-node and the machine's other load otherwise favour whoever runs later). The first round prints
-one stored document per shipper (the file's first line) so they can be compared.
+line count, so start-up and the last partial batch are included for every shipper. Unreported
+ceiling passes warm the node first until its rate settles, and the order of the four rotates from
+round to round (a cold node and the machine's other load otherwise favour whoever runs later). The
+first round prints one stored document per shipper (the file's first line) so they can be
+compared. When the node's pid is known (a node started here, or --node-pid) each run also shows
+the node's CPU per event and how busy it was (100% = one CPU): a shipper that keeps the node busy
+is not the bottleneck, and the node's own CPU per event varies from run to run on a shared
+machine. The last lines give each ratio's median over the rounds and how many rounds met the goal.
 
 With `--pin` the node (every JVM thread) runs on CPU 0 and the script, the ceiling's posting and
 every shipper on CPU 1: the production layout, where the shipper runs on the agency's server and
@@ -50,6 +54,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +88,29 @@ def make_log(path: Path, lines: int) -> None:
     with path.open("wb") as f:
         for start in range(0, lines, 10_000):
             f.write(b"".join(line(i) for i in range(start, min(lines, start + 10_000))))
+
+
+NODE_PID: int | None = None
+"""The node's pid when known (a node started here, or --node-pid): its CPU per event is reported."""
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def node_cpu() -> float:
+    """CPU seconds the node has used so far (every thread; 0 when its pid is not known)."""
+    if NODE_PID is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{NODE_PID}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def node_load(cpu_seconds: float, events: int, wall: float) -> str:
+    """The node's CPU per event and how busy it was (100% = one CPU) over a run."""
+    if NODE_PID is None or events <= 0 or wall <= 0:
+        return ""
+    return f", node {cpu_seconds / events * 1e6:.0f} µs/ev busy {cpu_seconds / wall:.0%}"
 
 
 def load() -> str:
@@ -285,7 +313,7 @@ def start_collector(work: Path, log: Path, url: str, prefix: str) -> subprocess.
     return subprocess.Popen(command, stdout=(work / "collector.out").open("wb"), stderr=subprocess.STDOUT)
 
 
-def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
+def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> tuple[float, str]:
     """The collector's own requests, byte for byte, posted with no shipper work in the clock.
 
     Each line is parsed, stamped and prepared as the collector spools it, and the `_bulk` bodies
@@ -315,7 +343,7 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
             ):
                 raise SystemExit(f"ceiling: _bulk failed: {answer.text[:300]}")
 
-        began = time.perf_counter()
+        cpu, began = node_cpu(), time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             posted = [pool.submit(post, request) for request in requests]
             # timed as the shippers are: polled until stored, the same refreshes on the node
@@ -324,10 +352,11 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> float:
                 return not all(f.done() for f in posted)
 
             count, elapsed = until_stored(client, url, prefix, len(spooled), began, alive)
+            node = node_load(node_cpu() - cpu, count, time.perf_counter() - began)
             for f in posted:
                 f.result()
         client.delete(f"{url}/{prefix}-*")
-    return count / elapsed
+    return count / elapsed, node
 
 
 def until_stored(
@@ -394,6 +423,8 @@ class Run:
     """Documents with a `source.ip`: the lines the shipper parsed into ECS."""
     sample: dict[str, Any]
     """The document stored for the file's first line (offset 0), or the first one found."""
+    node: str = ""
+    """The node's CPU per event and busy share during the run (see node_load)."""
 
 
 def inspect(client: httpx.Client, url: str, prefix: str) -> tuple[int, dict[str, Any]]:
@@ -413,7 +444,7 @@ def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, ti
     """Time one shipper from start until `lines` documents are stored (or the timeout)."""
     prepare(url, prefix)
     with httpx.Client(timeout=60) as client:
-        began = time.perf_counter()
+        cpu, began = node_cpu(), time.perf_counter()
         proc = SHIPPERS[name](work, log, url, prefix)
         peak = 0.0
 
@@ -424,6 +455,7 @@ def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, ti
 
         try:
             count, elapsed = until_stored(client, url, prefix, lines, began, alive)
+            node = node_load(node_cpu() - cpu, count, time.perf_counter() - began)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -435,7 +467,7 @@ def ship(name: str, work: Path, log: Path, url: str, prefix: str, lines: int, ti
             )
         parsed, sample = inspect(client, url, prefix)
         client.delete(f"{url}/{prefix}-*")
-    return Run(count / elapsed if elapsed > 0 else 0.0, peak, count, parsed, sample)
+    return Run(count / elapsed if elapsed > 0 else 0.0, peak, count, parsed, sample, node)
 
 
 def leaves(doc: Any) -> int:
@@ -491,8 +523,9 @@ def rss_under_load(name: str, work: Path, url: str, prefix: str, rate: int, seco
     }
 
 
-def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, url: str) -> None:
-    """Ceiling, the rsyslog peers and the collector, in an order that rotates from round to round."""
+def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, url: str) -> dict[str, float]:
+    """Ceiling, the rsyslog peers and the collector, in an order that rotates from round to round.
+    Returns each one's events/s."""
     order = ["ceiling", *PEERS[args.peer], "collector"]
     order = order[r % len(order) :] + order[: r % len(order)]
     runs: dict[str, Run] = {}
@@ -500,15 +533,17 @@ def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, ur
     for name in order:
         if name == "ceiling":
             prepare(url, f"ceil{r}")
-            top = ceiling(url, log, f"ceil{r}", args.ceiling_workers)
-            print(f"  ceiling ({args.ceiling_workers} at a time) {top:,.0f} ev/s ({load()})", flush=True)
+            top, node = ceiling(url, log, f"ceil{r}", args.ceiling_workers)
+            print(
+                f"  ceiling ({args.ceiling_workers} at a time) {top:,.0f} ev/s{node} ({load()})", flush=True
+            )
             continue
         prefix = name.replace("rsyslog-", "rs")[:6] + str(r)
         run = runs[name] = ship(name, work / f"{name}{r}", log, url, prefix, args.lines, args.timeout)
         print(
             f"  {name} {run.events_per_second:,.0f} ev/s, {run.stored} stored, {run.parsed} parsed "
             f"({run.parsed / max(run.stored, 1):.1%}), peak RSS {run.peak_rss_mb:.0f} MB, "
-            f"{leaves(run.sample)} fields ({load()})",
+            f"{leaves(run.sample)} fields{run.node} ({load()})",
             flush=True,
         )
         if r == 0:
@@ -525,6 +560,40 @@ def throughput_round(r: int, args: argparse.Namespace, work: Path, log: Path, ur
         f"collector/ceiling={ours / top:.2f} ({load()})",
         flush=True,
     )
+    return {"ceiling": top, **{name: run.events_per_second for name, run in runs.items()}}
+
+
+def summary(rounds: list[dict[str, float]]) -> None:
+    """Collector / each other one over all rounds: the median, the range, and rounds at the goal."""
+    goals = {"ceiling": 0.8}
+    for other in [name for name in rounds[0] if name != "collector"]:
+        ratios = sorted(r["collector"] / r[other] for r in rounds if r[other])
+        if not ratios:
+            continue
+        goal = goals.get(other, 1.0)
+        met = sum(ratio >= goal for ratio in ratios)
+        print(
+            f"collector/{other} over {len(ratios)} rounds: median {statistics.median(ratios):.2f}, "
+            f"{ratios[0]:.2f}-{ratios[-1]:.2f}; {met} of {len(ratios)} rounds >= {goal}",
+            flush=True,
+        )
+
+
+def warm_up(url: str, log: Path, workers: int) -> None:
+    """Unreported ceiling passes until the node's rate settles (two in a row within 15%, at most
+    WARM_PASSES): a node's first bulk requests run cold (JIT, caches) and it keeps speeding up for
+    several passes, which would favour whoever runs later."""
+    rates: list[float] = []
+    while len(rates) < WARM_PASSES:
+        prepare(url, f"warm{len(rates)}")
+        rate, node = ceiling(url, log, f"warm{len(rates)}", workers)
+        rates.append(rate)
+        print(f"  warm-up {len(rates)}: ceiling {rate:,.0f} ev/s{node}, not counted", flush=True)
+        if len(rates) >= 2 and abs(rates[-1] - rates[-2]) <= 0.15 * max(rates[-2:]):
+            break
+
+
+WARM_PASSES = 5
 
 
 def pin(node_pid: int) -> None:
@@ -557,10 +626,16 @@ def main() -> None:
     parser.add_argument(
         "--pin", action="store_true", help="node on CPU 0, shippers on CPU 1 (separate machines' model)"
     )
-    parser.add_argument("--node-pid", type=int, help="the node's pid, for --pin with --url")
+    parser.add_argument(
+        "--node-pid",
+        type=int,
+        help="the node's pid with --url: needed by --pin; shows the node's CPU per event",
+    )
     args = parser.parse_args()
     if args.pin and args.url and not args.node_pid:
         parser.error("--pin with --url needs --node-pid")
+    if args.node_pid and not Path(f"/proc/{args.node_pid}/stat").exists():
+        parser.error(f"--node-pid {args.node_pid}: no such process")
     args.timeout = max(300.0, args.lines / 200)
     for name, parsed in (("rsyslog-raw", False), ("rsyslog-parsed", True)):
         SHIPPERS[name] = partial(start_rsyslog, parsed, workers=args.rsyslog_workers)
@@ -576,6 +651,8 @@ def main() -> None:
             node = Node.start(work / "engine", heap_mb=1024)
             url = node.url
             args.node_pid = node.pid
+        global NODE_PID
+        NODE_PID = args.node_pid
         if args.pin:
             pin(args.node_pid)
         try:
@@ -588,12 +665,13 @@ def main() -> None:
                 flush=True,
             )
             if args.only != "rss":
-                # the node's first bulk requests run cold (JIT, caches): one unreported pass first
-                prepare(url, "warm")
-                warm = ceiling(url, log, "warm", args.ceiling_workers)
-                print(f"  warm-up: ceiling {warm:,.0f} ev/s, not counted", flush=True)
-            for r in range(args.rounds if args.only != "rss" else 0):
+                warm_up(url, log, args.ceiling_workers)
+            rounds = [
                 throughput_round(r, args, work, log, url)
+                for r in range(args.rounds if args.only != "rss" else 0)
+            ]
+            if rounds:
+                summary(rounds)
             for r in range(args.rounds if args.only != "throughput" else 0):
                 for name in ["collector", *PEERS[args.peer]]:
                     res = rss_under_load(

@@ -24,6 +24,13 @@ class Metrics:
             ["sink", "outcome"],
             registry=r,
         )
+        self.events_unparsed = Counter(
+            "soc_collector_events_unparsed",
+            "Records no parser understood, by source (shipped as generic events with error.message)",
+            ["source"],
+            registry=r,
+        )
+        self.heartbeats = Counter("soc_collector_heartbeats", "Heartbeat events spooled", registry=r)
         self.retries = Counter("soc_collector_retries", "Batches sent again", ["sink"], registry=r)
         self.spool_bytes = Gauge("soc_collector_spool_bytes", "Bytes waiting in the spool", registry=r)
         self.drops = Counter("soc_collector_dropped_events", "Events dropped (always 0: none is)", registry=r)
@@ -58,7 +65,7 @@ class Metrics:
 
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {"spool_bytes": self.spool.pending_bytes, "dropped": 0}
-        for metric in (self.events_in, self.events_out):
+        for metric in (self.events_in, self.events_out, self.events_unparsed):
             for sample in next(iter(metric.collect())).samples:
                 if sample.name.endswith("_total"):
                     label = "_".join(sample.labels.values())

@@ -31,12 +31,13 @@ import orjson
 from collectors.checkpoints import Checkpoints
 from collectors.metrics import Metrics
 from collectors.parsers import parse_one, record
-from collectors.parsers.base import Context
+from collectors.parsers.base import UNPARSED, Context
 from collectors.ratelimit import TokenBucket
 from collectors.settings import CollectorConfig
 from collectors.sinks.base import Refused, Retry, Spooled, backoff
 from collectors.sources.base import Emit, Record
 from collectors.spool import Batch, Spool
+from soc.ecs import COLLECTOR_AGENT
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -73,7 +74,7 @@ class Pipeline:
         self.metrics = Metrics(self.spool)
         self.rejected_path = data / "rejected.ndjson"
         self._contexts: dict[tuple[str, str | None], Context] = {}
-        self._agent = {"type": "soc-collector", "name": self.config.host, "version": VERSION}
+        self._agent = {"type": COLLECTOR_AGENT, "name": self.config.host, "version": VERSION}
         self._lock = threading.Lock()
         self.bucket = TokenBucket(self.config.rate_limit) if self.config.rate_limit else None
         self.backlog = 0
@@ -152,6 +153,8 @@ class Pipeline:
             )
         ctx.now = now or datetime.now(UTC)
         ev = parse_one(record(rec.data, rec.offset, rec.flags), ctx, parse.format)
+        if "error" in ev and ev["event"]["dataset"] == UNPARSED:
+            self.metrics.events_unparsed.labels(name).inc()
         doc_id = event_id(self.config.host, rec.source, rec.offset)
         sender = getattr(rec, "sender", "")  # network sources: who sent it (Filebeat's log.source.address)
         if sender:
@@ -181,6 +184,7 @@ class Pipeline:
             "soc_collector": self.metrics.snapshot(),
         }
         self._append([self._encode(ev, doc_id, "", 0)])
+        self.metrics.heartbeats.inc()
 
     # -- sink side -------------------------------------------------------------------------
     def deliver(self) -> None:

@@ -32,6 +32,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "vi": "Collector đã gửi {lines} dòng từ {file}: {created} sự kiện mới, {duplicates} đã có, "
         "{rejected} bị từ chối (giữ trong khu cách ly), {unparsed} giữ nguyên dạng chưa phân tích.",
     },
+    "demo.collector": {
+        "en": "Collector configuration (as on an agency server)",
+        "vi": "Cấu hình collector (như trên máy chủ của cơ quan)",
+    },
+    "demo.tailing": {
+        "en": "The collector keeps reading {log}: lines appended to it reach the service within a second.",
+        "vi": "Collector vẫn tiếp tục đọc {log}: "
+        "dòng mới ghi thêm vào tệp sẽ tới hệ thống trong vòng một giây.",
+    },
     "demo.detected": {
         "en": "Detection ran {rules} rules over the new events: {alerts} new alerts.",
         "vi": "Đã chạy {rules} luật phát hiện trên các sự kiện mới: {alerts} cảnh báo mới.",

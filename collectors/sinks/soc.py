@@ -1,8 +1,8 @@
 """`soc`: the service's ingest endpoint with the collector's agency token (the agency comes from it).
 
-The service stores each event under a content-derived id; the collector's `event.id` (host +
-source identity + offset) is part of that content, so a re-sent line is a duplicate, and two
-identical lines at different offsets are two events.
+The service stores a collector's event under an id derived from the agency and the collector's
+`event.id` (host + source identity + offset; soc.ecs.identity), so a re-sent or re-read line is a
+duplicate, and two identical lines at different offsets are two events.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """`soc demo`: the whole service on the embedded default, fed by a real collector.
 
 Runs the real service (uvicorn + FastAPI) on SQLite in a data directory, creates an admin and a
-demo agency, issues a collector token, and ships the bundled attack scenario through
-`collectors.ship` to `POST /api/v1/ingest`, exactly as an agency server would. Later issues add
-detection, alerts and e-mails to the same run.
+demo agency, issues a collector token, and ships the bundled attack scenario with a real
+`soc-collector` pipeline (soc.demo.collector) to `POST /api/v1/ingest`, exactly as an agency server
+would; then runs detection, delivers the alert e-mails and reports the dossiers.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ import secrets
 import socket
 import threading
 import time
-from importlib import resources
 from pathlib import Path
 
 import click
 import uvicorn
 from sqlalchemy import Engine, func, select
 
-from collectors.ship import ShipError, ship
 from soc.db import accounts, migrate, tokens
 from soc.db.detection import Alert
 from soc.db.models import utcnow
 from soc.db.session import make_engine, session_scope
+from soc.demo.collector import DemoCollector
 from soc.detect.service import detector_for
 from soc.dossiers import report
 from soc.dossiers.demo import seed_demo
@@ -99,16 +98,16 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
     thread = threading.Thread(target=server.run, name="soc-demo-server", daemon=True)
     thread.start()
     url = _wait_started(server, thread)
+    collector: DemoCollector | None = None
     try:
-        events = resources.files("soc.demo").joinpath("events.ndjson")
-        with resources.as_file(events) as path, path.open("rb") as lines:
-            totals = ship(lines, url=url, token=token)
+        collector = DemoCollector(data_dir / "collector", url, token)
+        totals = collector.ship()
         click.echo(
             t(
                 "demo.shipped",
                 lang,
                 lines=totals.lines,
-                file=path.name,
+                file=collector.log.name,
                 created=totals.created,
                 duplicates=totals.duplicates,
                 rejected=totals.rejected,
@@ -116,7 +115,8 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
             )
         )
         for problem in totals.problems:
-            click.echo(f"  events.ndjson:{problem}")
+            click.echo(f"  {collector.log.name}:{problem}")
+        click.echo(f"  {t('demo.collector', lang)}: soc-collector run --config {collector.config_path}")
         detector = detector_for(settings, app.state.store, db)
         reports = detector.run_all()
         raised = sum(r.alerts for r in reports)
@@ -136,6 +136,7 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
         click.echo(f"  {t('demo.data', lang)}: {data_dir}")
         if serve_forever:
             jobs = detector.schedule()
+            click.echo(t("demo.tailing", lang, log=collector.log))
             click.echo(t("demo.stop", lang))
             try:
                 while thread.is_alive():
@@ -143,11 +144,11 @@ def run(settings: Settings, *, data_dir: Path | None, port: int, serve_forever: 
             finally:
                 jobs.stop()
                 mail.stop()
-    except ShipError as exc:
-        raise SocError(f"the demo collector could not ship events: {exc}") from exc
     except KeyboardInterrupt:
         pass
     finally:
+        if collector is not None:
+            collector.stop()
         server.should_exit = True
         thread.join(10)
         app.state.store.close()

@@ -135,7 +135,7 @@ def _prepare(raw: Mapping[str, Any], batch: Batch) -> Prepared | Rejected:
     if dataset is not None and not isinstance(dataset, str):
         return Rejected("event.dataset must be a string", raw)
     body = ecs.canonical(doc)  # before the store's own fields: what the id is computed over
-    doc_id = ecs.id_of(agency, body)
+    doc_id = ecs.id_of(agency, ecs.identity(doc, body))
     event["hash"] = doc_id
     event["ingested"] = batch.ingested
     slug = ecs.dataset_slug(dataset)

@@ -33,7 +33,10 @@ def test_it_ships_the_scenario_and_prints_url_and_login(tmp_path: Path) -> None:
     assert "[HIGH] SSH brute force from one source: 1" in output
     assert "Security-level dossiers: 8 of 13 dossiers approved" in output
     store = SqliteStore(tmp_path / "demo" / "events.db")
-    assert store.count(MatchAll(), agencies=["stttt-demo"]) == 47
+    # the scenario's 47 accepted lines, and the collector's first heartbeat
+    assert store.count(MatchAll(), agencies=["stttt-demo"]) == 48
+    assert store.count(Term("event.dataset", "soc.collector"), agencies=["stttt-demo"]) == 1
+    assert store.count(Term("agent.type", "soc-collector"), agencies=["stttt-demo"]) == 48
     assert store.count(Term("event.outcome", "success"), agencies=None, datasets=["system.auth"]) == 3
     store.close()
 
@@ -41,5 +44,7 @@ def test_it_ships_the_scenario_and_prints_url_and_login(tmp_path: Path) -> None:
 def test_it_runs_again_without_duplicating_and_speaks_vietnamese(tmp_path: Path) -> None:
     run_demo(tmp_path)
     output = run_demo(tmp_path, "--lang", "vi")
-    assert "46 đã có" in output
+    # the collector starts afresh and reads every line again: the service knows each one, even
+    # the line no parser understood (stamped with the time it was read)
+    assert "0 sự kiện mới, 47 đã có, 1 bị từ chối" in output
     assert "Đăng nhập: admin / mật khẩu:" in output

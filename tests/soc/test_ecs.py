@@ -40,6 +40,25 @@ def test_it_ignores_store_fields_in_the_id() -> None:
     assert ecs.event_id("a", doc) == ecs.event_id("a", stamped)
 
 
+def test_a_collector_event_is_named_by_its_line_not_by_when_it_was_read() -> None:
+    # an unparsed line read twice (again after a crash) is stamped with each reading's time
+    first = {
+        "@timestamp": "2026-11-27T02:00:00.000Z",
+        "event": {"id": "h1-000000000010"},
+        "agent": {"type": "soc-collector"},
+    }
+    again = {**first, "@timestamp": "2026-11-27T02:05:00.000Z"}
+    other_line = {**first, "event": {"id": "h1-000000000020"}}
+    assert ecs.event_id("ag", first) == ecs.event_id("ag", again)
+    assert ecs.event_id("ag", first) != ecs.event_id("ag", other_line)
+    assert ecs.event_id("ag", first) != ecs.event_id("other", first)
+    # an event.id from anyone else is only part of the content
+    foreign = {**first, "agent": {"type": "filebeat"}}
+    assert ecs.event_id("ag", foreign) != ecs.event_id(
+        "ag", {**foreign, "@timestamp": "2026-11-27T02:05:00.000Z"}
+    )
+
+
 def test_it_formats_times_in_utc_with_milliseconds() -> None:
     at = ecs.parse_time("2026-11-27T09:00:00.123456+07:00")
     assert ecs.format_time(at) == "2026-11-27T02:00:00.123Z"
