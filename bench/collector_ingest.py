@@ -69,7 +69,7 @@ def main() -> None:
             prepare(url, "benchc")
             eps, rss = collector(url, log, "benchc", args.lines, work)
             prepare(url, "benchr")
-            top = ceiling(url, log, "benchr")
+            top, _ = ceiling(url, log, "benchr")
             # peak RSS is read before the ceiling run, which holds every document in memory
             print(
                 f"lines={args.lines} collector={eps:,.0f} ev/s ceiling={top:,.0f} ev/s "
