@@ -29,14 +29,14 @@ work it does for the service:
   rulebase does not parse are still shipped, as the raw document: the share parsed is reported;
 - collector: `python -m collectors run` on a collector.yml with the file source, the syslog/sshd
   parser to ECS, the fsynced disk spool and the opensearch sink.
-Rates run from process start until `_count` (after `_refresh`, polled every 0.5 s) reaches the
-line count, so start-up and the last partial batch are included for every shipper. Unreported
-ceiling passes warm the node first until its rate settles, and the order of the four rotates from
-round to round (a cold node and the machine's other load otherwise favour whoever runs later). The
-first round prints one stored document per shipper (the file's first line) so they can be
-compared. When the node's pid is known (a node started here, or --node-pid) each run also shows
-the node's CPU per event and how busy it was (100% = one CPU): a shipper that keeps the node busy
-is not the bottleneck, and the node's own CPU per event varies from run to run on a shared
+Rates run from process start until `_count` (polled every 0.5 s, without `_refresh`: see
+until_stored) reaches the line count, so start-up and the last partial batch are included for every
+shipper. Unreported ceiling passes warm the node first until its rate settles, and the order of the
+four rotates from round to round (a cold node and the machine's other load otherwise favour whoever
+runs later). The first round prints one stored document per shipper (the file's first line) so they
+can be compared. When the node's pid is known (a node started here, or --node-pid) each run also
+shows the node's CPU per event and how busy it was (100% = one CPU): a shipper that keeps the node
+busy is not the bottleneck, and the node's own CPU per event varies from run to run on a shared
 machine. The last lines give each ratio's median over the rounds and how many rounds met the goal.
 
 With `--pin` the node (every JVM thread) runs on CPU 0 and the script, the ceiling's posting and
@@ -362,18 +362,29 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> tuple[float, 
 def until_stored(
     client: httpx.Client, url: str, prefix: str, lines: int, began: float, alive: Callable[[], bool]
 ) -> tuple[int, float]:
-    """Poll `_count` (after `_refresh`) every 0.5 s until `lines` are stored, the writer is gone
-    with nothing more arriving, or nothing arrived for STALL_SECONDS. Returns the count and the
-    seconds from `began` to the poll that saw it (not to when we gave up waiting)."""
+    """Poll `_count` every 0.5 s until `lines` are stored, the writer is gone with nothing more
+    arriving, or nothing arrived for STALL_SECONDS. Returns the count and the seconds from `began`
+    to the poll that saw it (not to when we gave up waiting).
+
+    No `_refresh` while polling: the index's own refresh (1 s, as in production) makes documents
+    visible, so every run's end is seen up to a second late, the same for every shipper. A
+    `_refresh` twice a second made the node cut a segment each time, which cost it more CPU per
+    event the longer a run took: prebuilt requests paced to 9k ev/s cost the node 88 µs per event
+    with those refreshes and 79 without, at full speed 79 and 77 (session 7, docs/benchmarks.md).
+    """
     count, changed = 0, began
     while count < lines and time.perf_counter() - changed < STALL_SECONDS:
         time.sleep(0.5)
         running = alive()
-        now = stored(client, url, prefix)
+        now = visible(client, url, prefix)
         if now != count:
             count, changed = now, time.perf_counter()
         elif not running:
             break
+    if count < lines:  # a last look with everything made visible
+        final = stored(client, url, prefix)
+        if final != count:
+            count, changed = final, time.perf_counter()
     return count, changed - began
 
 
@@ -398,7 +409,13 @@ def prepare(url: str, prefix: str) -> None:
 
 
 def stored(client: httpx.Client, url: str, prefix: str) -> int:
+    """Documents stored, everything made visible first."""
     client.post(f"{url}/{prefix}-*/_refresh")
+    return visible(client, url, prefix)
+
+
+def visible(client: httpx.Client, url: str, prefix: str) -> int:
+    """Documents stored and already visible to search (refreshed)."""
     answer = client.get(f"{url}/{prefix}-*/_count")
     return int(answer.json().get("count", 0)) if answer.status_code == 200 else 0
 
