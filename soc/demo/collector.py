@@ -43,6 +43,7 @@ sinks:
 SOURCE = "scenario"
 SINK = "soc"
 WAIT_SECONDS = 60.0
+OUTCOMES = ("created", "duplicate", "rejected")
 
 
 @dataclass
@@ -87,19 +88,18 @@ class DemoCollector:
         deadline = time.monotonic() + timeout
         while not self._delivered(lines):
             if time.monotonic() > deadline or not self.thread.is_alive():
-                snap = self.pipeline.metrics.snapshot()
+                out = sum(self._out(outcome) for outcome in OUTCOMES)
                 raise SocError(
-                    f"the demo collector delivered {self._out(snap)} of {lines} events in {timeout:.0f} s "
-                    f"(read {snap.get(f'events_in_{SOURCE}', 0):.0f}); its log lines above say why"
+                    f"the demo collector delivered {out} of {lines} events in {timeout:.0f} s "
+                    f"(read {self._count('events_in', source=SOURCE)}); its log lines above say why"
                 )
             time.sleep(0.1)
-        snap = self.pipeline.metrics.snapshot()
         return Shipped(
             lines=lines,
-            created=int(snap.get(f"events_out_{SINK}_created", 0)) - self._heartbeats(),
-            duplicates=int(snap.get(f"events_out_{SINK}_duplicate", 0)),
-            rejected=int(snap.get(f"events_out_{SINK}_rejected", 0)),
-            unparsed=int(snap.get(f"events_unparsed_{SOURCE}", 0)),
+            created=self._out("created") - self._count("heartbeats"),
+            duplicates=self._out("duplicate"),
+            rejected=self._out("rejected"),
+            unparsed=self._count("events_unparsed", source=SOURCE),
             problems=self._problems(),
         )
 
@@ -111,16 +111,16 @@ class DemoCollector:
     def _delivered(self, lines: int) -> bool:
         """Every line read and acknowledged, and the first heartbeat (sent at start, counted once
         spooled) too, so that the count of created events can leave it out."""
-        snap = self.pipeline.metrics.snapshot()
-        read = snap.get(f"events_in_{SOURCE}", 0) >= lines
-        return read and self._heartbeats() >= 1 and self.pipeline.backlog == 0
+        read = self._count("events_in", source=SOURCE) >= lines
+        return read and self._count("heartbeats") >= 1 and self.pipeline.backlog == 0
 
-    def _heartbeats(self) -> int:
-        return int(self.pipeline.metrics.registry.get_sample_value("soc_collector_heartbeats_total") or 0)
+    def _count(self, counter: str, **labels: str) -> int:
+        """A counter of the collector's own metrics (collectors.metrics), 0 before its first event."""
+        value = self.pipeline.metrics.registry.get_sample_value(f"soc_collector_{counter}_total", labels)
+        return int(value or 0)
 
-    @staticmethod
-    def _out(snap: dict[str, float]) -> int:
-        return int(sum(v for k, v in snap.items() if k.startswith(f"events_out_{SINK}_")))
+    def _out(self, outcome: str) -> int:
+        return self._count("events_out", sink=SINK, outcome=outcome)
 
     def _problems(self) -> list[str]:
         """The service's reason for each refused line, with the line's number in the log file."""
