@@ -137,13 +137,17 @@ def test_it_stores_every_line_once_when_the_collector_is_killed_again_and_again(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     writer.join()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        docs = wait_for(opensearch_url, prefix, N)
-    finally:
-        proc.terminate()
-        proc.wait(15)
+    with (tmp / "collector.log").open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            docs = wait_for(opensearch_url, prefix, N)
+        finally:
+            proc.terminate()
+            proc.wait(15)
     assert_exactly_once(docs, range(N))
+    said = (tmp / "collector.log").read_text()
+    assert "Collector running" in said
+    assert "HTTP Request" not in said, "one log line per _bulk request buries the collector's own"
 
 
 def test_it_loses_nothing_when_files_rotate_under_load(
