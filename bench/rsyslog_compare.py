@@ -43,7 +43,9 @@ With `--pin` the node (every JVM thread) runs on CPU 0 and the script, the ceili
 every shipper on CPU 1: the production layout, where the shipper runs on the agency's server and
 the engine on the SOC's, so that what a shipper spends does not come out of the engine's CPU.
 Without it they share both CPUs and every µs a shipper spends is taken from the node. With --url,
---pin needs the node's --node-pid.
+--pin needs the node's --node-pid. A node started here with --pin starts on CPU 0 alone, so it sizes
+its thread pools (one `write` thread per processor) for the one CPU it has, as an engine host does;
+a --url node pinned after it started keeps the pools it sized for every CPU (the header says which).
 
 The RSS part appends lines to a file at `--rss-rate` lines/s for `--rss-seconds` while each
 shipper tails it, sampling VmRSS every 0.25 s, and reports the peak and the rate delivered.
@@ -613,6 +615,14 @@ def warm_up(url: str, log: Path, workers: int) -> None:
 WARM_PASSES = 5
 
 
+def allocated_processors(url: str) -> int:
+    """How many processors the node sizes its thread pools for (its `write` pool has as many threads)."""
+    wanted = {"filter_path": "nodes.*.os.allocated_processors"}
+    answer = httpx.get(f"{url}/_nodes/os", params=wanted, timeout=30)
+    answer.raise_for_status()
+    return int(next(iter(answer.json()["nodes"].values()))["os"]["allocated_processors"])
+
+
 def pin(node_pid: int) -> None:
     """Every thread of the node on CPU 0; this process, and so every shipper it starts, on CPU 1."""
     if os.cpu_count() is None or (os.cpu_count() or 0) < 2:
@@ -665,6 +675,8 @@ def main() -> None:
         if url is None:
             from soc.engine.launcher import Node
 
+            if args.pin:  # started on CPU 0 alone, so it sizes its thread pools for the one CPU it has
+                os.sched_setaffinity(0, {0})
             node = Node.start(work / "engine", heap_mb=1024)
             url = node.url
             args.node_pid = node.pid
@@ -678,7 +690,8 @@ def main() -> None:
             print(
                 f"{args.lines} lines, rsyslog {rsyslog_version()} with {args.rsyslog_workers} worker(s), "
                 f"collector batch {BATCH_EVENTS} in_flight {IN_FLIGHT}, "
-                f"ceiling {args.ceiling_workers} at a time, {load()}",
+                f"ceiling {args.ceiling_workers} at a time, node sized for "
+                f"{allocated_processors(url)} processor(s), {load()}",
                 flush=True,
             )
             if args.only != "rss":
