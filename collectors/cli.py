@@ -236,7 +236,8 @@ def run_command(config_path: Path) -> None:
     config = _load(config_path)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO: one line per batch (10 a second under load) would bury the
-    # collector's own lines (retries, pauses, a full spool); its failures still reach us as errors
+    # collector's own lines (retries, pauses, a full spool); a failed request still raises, and the
+    # pipeline logs that itself ("delivery failed, will retry")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _few_malloc_arenas()
     pipeline = Pipeline(config)
