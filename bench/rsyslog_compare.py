@@ -46,6 +46,8 @@ Without it they share both CPUs and every µs a shipper spends is taken from the
 --pin needs the node's --node-pid. A node started here with --pin starts on CPU 0 alone, so it sizes
 its thread pools (one `write` thread per processor) for the one CPU it has, as an engine host does;
 a --url node pinned after it started keeps the pools it sized for every CPU (the header says which).
+With root, --pin also puts the kernel's unbound work (page-cache writeback, file-system workers) on
+CPU 1 for the run, so the writeback of a shipper's own writes is not done on the node's CPU.
 
 The RSS part appends lines to a file at `--rss-rate` lines/s for `--rss-seconds` while each
 shipper tails it, sampling VmRSS every 0.25 s, and reports the peak and the rate delivered.
@@ -62,8 +64,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -632,6 +635,38 @@ def pin(node_pid: int) -> None:
     print(f"pinned: node (pid {node_pid}) on CPU 0, shippers on CPU 1", flush=True)
 
 
+UNBOUND_WORK = ("/sys/devices/virtual/workqueue/cpumask", "/sys/bus/workqueue/devices/writeback/cpumask")
+
+
+@contextmanager
+def kernel_work_on(cpu: int) -> Iterator[str]:
+    """The kernel's unbound work (page-cache writeback, the file system's workers) on `cpu` alone,
+    as it was again afterwards; yields what was done, for the header.
+
+    With --pin the shippers' own work leaves CPU 0, but the kernel work they cause did not: the
+    writeback of the collector's fsynced spool (~190 MB per 200k-line run) ran wherever the kernel
+    put it, CPU 0 included, on the node's time. On separate machines it runs on the shipper's. The
+    node's own writeback moves to `cpu` too, in every run alike (docs/benchmarks.md, session 9).
+    Needs root; without it, the header says so.
+    """
+    before: dict[str, str] = {}
+    try:
+        for path in UNBOUND_WORK:
+            old = Path(path).read_text().strip()
+            Path(path).write_text(f"{1 << cpu:x}\n")
+            before[path] = old
+    except OSError as exc:
+        for path, old in before.items():
+            Path(path).write_text(old + "\n")
+        yield f"kernel work left where it was ({exc.strerror}: {exc.filename})"
+        return
+    try:
+        yield f"kernel unbound work (writeback) on CPU {cpu}"
+    finally:
+        for path, old in before.items():
+            Path(path).write_text(old + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=200_000)
@@ -682,8 +717,10 @@ def main() -> None:
             args.node_pid = node.pid
         global NODE_PID
         NODE_PID = args.node_pid
+        kernel = ExitStack()
         if args.pin:
             pin(args.node_pid)
+            print(kernel.enter_context(kernel_work_on(1)), flush=True)
         try:
             log = work / "auth.log"
             make_log(log, args.lines)
@@ -720,6 +757,7 @@ def main() -> None:
                         flush=True,
                     )
         finally:
+            kernel.close()
             if node is not None:
                 node.stop()
             elif args.pin:  # someone else's node: give it its CPUs back
