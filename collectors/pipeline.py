@@ -326,10 +326,10 @@ class Pipeline:
     def _connect_first(self) -> Any:
         """The sink's client, built before any source starts reading.
 
-        Building it loads the CA bundle into a TLS context: 140-180 ms measured once a source is
-        parsing in another thread (it holds the GIL), ~50 ms before, and the first batch waited on
-        it. A failure is left to the sink thread, which connects again and reports it like any
-        other failure (logged, retried after a pause).
+        Building it loads the CA bundle into a TLS context, which is slow once a source is parsing
+        in another thread and holds the GIL, and the first batch waited on it (docs/benchmarks.md,
+        session 9). A failure is left to the sink thread, which connects again and reports it like
+        any other failure (logged, retried after a pause).
         """
         try:
             return self.config.sink.connect()
