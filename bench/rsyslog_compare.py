@@ -650,21 +650,24 @@ def kernel_work_on(cpu: int) -> Iterator[str]:
     Needs root; without it, the header says so.
     """
     before: dict[str, str] = {}
+
+    def restore() -> None:
+        for path, old in before.items():
+            Path(path).write_text(old + "\n")
+
     try:
         for path in UNBOUND_WORK:
             old = Path(path).read_text().strip()
             Path(path).write_text(f"{1 << cpu:x}\n")
             before[path] = old
     except OSError as exc:
-        for path, old in before.items():
-            Path(path).write_text(old + "\n")
-        yield f"kernel work left where it was ({exc.strerror}: {exc.filename})"
+        restore()  # all or nothing: a half-moved mask would make the header wrong
+        yield f"kernel work left where it was ({path}: {exc.strerror or exc})"
         return
     try:
         yield f"kernel unbound work (writeback) on CPU {cpu}"
     finally:
-        for path, old in before.items():
-            Path(path).write_text(old + "\n")
+        restore()
 
 
 def main() -> None:

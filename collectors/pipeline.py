@@ -196,7 +196,8 @@ class Pipeline:
         engine does not wait on the collector between batches; with more than one in flight it can
         index them side by side. A batch is acked once it and every batch before it came back.
         """
-        sink, self._connection = self._connection or self.config.sink.connect(), None
+        sink = self._connection or self.config.sink.connect()
+        self._connection = None  # used once: a delivery restarted after a failure builds its own
         name = self.config.sink_name
         limit = self.config.rate_limit
         batch_events = min(self.config.batch_events, limit.burst) if limit else self.config.batch_events
