@@ -117,12 +117,8 @@ class Tailer:
                 head = f.read(self.config.fingerprint_bytes)
         except OSError:
             return None
-        cut = head.find(b"\n")
-        if cut >= 0:
-            head = head[: cut + 1]
-        elif len(head) < self.config.fingerprint_bytes:
-            return None  # first line not complete yet: identity not known yet
-        return hashlib.sha256(head).hexdigest()[:32], size
+        fp = fingerprint(head, self.config.fingerprint_bytes)
+        return None if fp is None else (fp, size)
 
     def _open(self, fp: str, path: str, size: int) -> None:
         position = self.checkpoints.get(fp)
@@ -140,8 +136,24 @@ class Tailer:
         except OSError as exc:
             log.warning("cannot open file; path=%s error=%s", path, exc)
             return
+        if fingerprint(reader.head, self.config.fingerprint_bytes) != fp:
+            # rotated again since the scan looked (copytruncate, then written anew): this is no
+            # longer that content; the next scan finds where it went
+            reader.close()
+            return
         if position is None or generation != position.generation:
             self.checkpoints.reset(fp, Position(start, path, generation, first_seen))
         else:
             self.checkpoints.advance(fp, start, path=path)
         self.readers[fp] = reader
+
+
+def fingerprint(head: bytes, limit: int) -> str | None:
+    """A file's identity from its first `limit` bytes: the hash of its first line, or of all
+    `limit` bytes when that line is longer; None while the first line is not complete."""
+    cut = head.find(b"\n")
+    if cut >= 0:
+        head = head[: cut + 1]
+    elif len(head) < limit:
+        return None
+    return hashlib.sha256(head).hexdigest()[:32]

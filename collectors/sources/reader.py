@@ -34,6 +34,8 @@ class Reader:
     config: FileSource
     head: bytes = b""
     gone: bool = False
+    changed: bool = False
+    """The file was truncated or rewritten under the open handle: read nothing more from it."""
     buffer: bytearray = field(default_factory=bytearray)
     buffer_at: int = 0
     long_line: tuple[int, bytes] | None = None
@@ -69,18 +71,30 @@ class Reader:
             head = os.pread(self.fd, len(self.head), 0)
         except OSError:
             return False
-        return head == self.head and size >= self.buffer_at
+        return not self.changed and head == self.head and size >= self.buffer_at
 
     def read(self, limit: int, now: float) -> list[Record]:
         out: list[Record] = []
+        if self.changed:
+            return out
         while len(out) < limit:
             chunk = os.pread(self.fd, CHUNK, self.pos)
             if not chunk:
+                break
+            if os.pread(self.fd, len(self.head), 0) != self.head:
+                # Truncated (copytruncate) since the last scan, and perhaps already written again:
+                # this chunk may be the new content, which must not go out under this identity and
+                # these offsets. The head is checked after the read, so a chunk that passes was read
+                # before any truncation. The next scan closes this reader; the old content is read on
+                # from its copy, from the confirmed checkpoint.
+                self.changed = True
                 break
             self.pos += len(chunk)
             self.buffer += chunk
             self.last_data = now
             out += self._lines()
+        if self.changed:
+            return out  # a partial line or pending multiline record is finished from the copy
         if self.pending and (now - self.last_data >= MULTILINE_QUIET_SECONDS or self.gone):
             out += self._flush_pending()
         if (

@@ -18,15 +18,21 @@ def tailer(tmp: Path, pattern: str = "app.log*", **options: object) -> Tailer:
     return Tailer(config, Checkpoints.load(tmp / "checkpoints.json"))
 
 
+def drain_once(t: Tailer) -> list[Record]:
+    """One poll, checkpointed like the pipeline does."""
+    got = t.poll()
+    for r in got:
+        assert r.checkpoint is not None
+        t.checkpoints.advance(r.checkpoint, r.end)
+    return got
+
+
 def drain(t: Tailer, quiet_polls: int = 4) -> list[Record]:
     """Poll until nothing came for a few polls, checkpointing like the pipeline does."""
     out: list[Record] = []
     quiet = 0
     while quiet < quiet_polls:
-        got = t.poll()
-        for r in got:
-            assert r.checkpoint is not None
-            t.checkpoints.advance(r.checkpoint, r.end)
+        got = drain_once(t)
         out += got
         quiet = 0 if got else quiet + 1
         if not got:
@@ -78,6 +84,56 @@ def test_it_loses_nothing_on_copytruncate(tmp_path: Path) -> None:
     got += drain(t)
     assert sorted(texts(got)) == sorted([f"a {i}" for i in range(100)] + [f"b {i}" for i in range(30)]
                                         + [f"c {i}" for i in range(20)])  # fmt: skip
+
+
+def copytruncate_and_write_again(tmp: Path) -> None:
+    log = tmp / "app.log"
+    shutil.copyfile(log, tmp / "app.log.1")
+    with log.open("r+b") as f:
+        f.truncate(0)
+    write(log, *(f"new {i}" for i in range(5000)))
+
+
+def test_it_does_not_read_new_content_under_the_old_identity_when_truncated_between_scan_and_read(
+    tmp_path: Path,
+) -> None:
+    """copytruncate, and the application writing again, after a poll looked at the files but before
+    it read them: the open handle now shows the new content past the old offset. Read under the
+    old identity and offsets, it would be stored twice, and its ids would take the places of the
+    old lines still to be read from the copy (a create-only store then drops those)."""
+    write(tmp_path / "app.log", *(f"old {i}" for i in range(3000)))
+    t = tailer(tmp_path, batch_records=1000)
+    got = drain_once(t)
+    look = t.scan
+
+    def look_then_rotate() -> None:
+        look()
+        copytruncate_and_write_again(tmp_path)
+        t.scan = look  # type: ignore[method-assign]
+
+    t.scan = look_then_rotate  # type: ignore[method-assign]
+    got += drain(t)
+    assert sorted(texts(got)) == sorted([f"old {i}" for i in range(3000)] + [f"new {i}" for i in range(5000)])
+    assert len({(r.source, r.offset) for r in got}) == len(got)
+
+
+def test_it_does_not_open_a_path_under_the_identity_it_had_when_the_scan_looked(tmp_path: Path) -> None:
+    """The same rotation between the scan's look at a path and its opening of it."""
+    write(tmp_path / "app.log", *(f"old {i}" for i in range(3000)))
+    t = tailer(tmp_path, batch_records=1000)
+    got = drain_once(t)
+    look = t._fingerprint
+
+    def look_then_rotate(path: str) -> tuple[str, int] | None:
+        seen = look(path)
+        copytruncate_and_write_again(tmp_path)
+        t._fingerprint = look  # type: ignore[method-assign]
+        return seen
+
+    t._fingerprint = look_then_rotate  # type: ignore[method-assign]
+    got += drain(t)
+    assert sorted(texts(got)) == sorted([f"old {i}" for i in range(3000)] + [f"new {i}" for i in range(5000)])
+    assert len({(r.source, r.offset) for r in got}) == len(got)
 
 
 def test_it_reads_a_file_truncated_in_place_again_as_a_new_generation(tmp_path: Path) -> None:
