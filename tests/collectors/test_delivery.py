@@ -147,15 +147,20 @@ def test_it_stores_every_line_once_when_the_collector_is_killed_again_and_again(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     writer.join()
-    with (tmp / "collector.log").open("wb") as out:
+    output = tmp / "collector.log"
+    with output.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
             docs = wait_for(opensearch_url, prefix, N)
+            # the killed runs may have shipped everything already: let this one start up and say so
+            deadline = time.monotonic() + 30
+            while "Collector running" not in output.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
         finally:
             proc.terminate()
             proc.wait(15)
     assert_exactly_once(docs, range(N))
-    said = (tmp / "collector.log").read_text()
+    said = output.read_text()
     assert "Collector running" in said
     assert "HTTP Request" not in said, "one log line per _bulk request buries the collector's own"
 
