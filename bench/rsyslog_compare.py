@@ -341,12 +341,24 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> tuple[float, 
     with bulk.client as client:
 
         def post(request: tuple[bytes, dict[str, str]]) -> None:
+            """Posted until every document is in. A 429 (the node's circuit breaker when its heap is
+            full of garbage, or a full write queue) is waited out and posted again, as any client
+            does (the collector too); documents already created then answer 409."""
             body, headers = request
-            answer = client.post(bulk.endpoint, content=body, headers=headers, params=FILTER)
-            if answer.status_code != 200 or any(
-                next(iter(item.values()))["status"] != 201 for item in answer.json()["items"]
-            ):
-                raise SystemExit(f"ceiling: _bulk failed: {answer.text[:300]}")
+            for attempt in range(8):
+                answer = client.post(bulk.endpoint, content=body, headers=headers, params=FILTER)
+                statuses = (
+                    {next(iter(item.values()))["status"] for item in answer.json()["items"]}
+                    if answer.status_code == 200
+                    else {answer.status_code}
+                )
+                done = {201, 409} if attempt else {201}
+                if statuses <= done:
+                    return
+                if statuses - done != {429}:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            raise SystemExit(f"ceiling: _bulk failed: {answer.text[:300]}")
 
         cpu, began = node_cpu(), time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
