@@ -6,6 +6,9 @@ a re-used inode or a recreated file gets a new one. Open files are kept open aft
 delete until they have been read to the end and stayed quiet for `rotate_wait_seconds`, and the
 oldest identity is read first, so a rotated file is finished before its successor. A file whose
 fingerprint is unchanged but which shrank was truncated in place: it starts a new generation.
+Truncation can land between two looks (copytruncate while the application keeps writing), so a
+file is checked against its identity when it is opened and after every read: new content never
+goes out under the old identity and offsets.
 """
 
 from __future__ import annotations
