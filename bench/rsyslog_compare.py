@@ -29,15 +29,16 @@ work it does for the service:
   rulebase does not parse are still shipped, as the raw document: the share parsed is reported;
 - collector: `python -m collectors run` on a collector.yml with the file source, the syslog/sshd
   parser to ECS, the fsynced disk spool and the opensearch sink.
-Rates run from process start until `_count` (polled every 0.5 s, without `_refresh`: see
-until_stored) reaches the line count, so start-up and the last partial batch are included for every
-shipper. Unreported ceiling passes warm the node first until its rate settles, and the order of the
-four rotates from round to round (a cold node and the machine's other load otherwise favour whoever
-runs later). The first round prints one stored document per shipper (the file's first line) so they
-can be compared. When the node's pid is known (a node started here, or --node-pid) each run also
-shows the node's CPU per event and how busy it was (100% = one CPU): a shipper that keeps the node
-busy is not the bottleneck, and the node's own CPU per event varies from run to run on a shared
-machine. The last lines give each ratio's median over the rounds and how many rounds met the goal.
+Rates run from process start until the node has indexed the line count (its indexing counter, polled
+every 0.1 s, without `_refresh`: see until_stored), so start-up and the last partial batch are
+included for every shipper. Unreported ceiling passes warm the node first until its rate settles,
+and the order of the four rotates from round to round (a cold node and the machine's other load
+otherwise favour whoever runs later). The first round prints one stored document per shipper (the
+file's first line) so they can be compared. When the node's pid is known (a node started here, or
+--node-pid) each run also shows the node's CPU per event and how busy it was (100% = one CPU): a
+shipper that keeps the node busy is not the bottleneck, and the node's own CPU per event varies from
+run to run on a shared machine. The last lines give each ratio's median over the rounds and how many
+rounds met the goal.
 
 With `--pin` the node (every JVM thread) runs on CPU 0 and the script, the ceiling's posting and
 every shipper on CPU 1: the production layout, where the shipper runs on the agency's server and
@@ -379,32 +380,45 @@ def ceiling(url: str, log: Path, prefix: str, workers: int = 1) -> tuple[float, 
 def until_stored(
     client: httpx.Client, url: str, prefix: str, lines: int, began: float, alive: Callable[[], bool]
 ) -> tuple[int, float]:
-    """Poll `_count` every 0.5 s until `lines` are stored, the writer is gone with nothing more
-    arriving, or nothing arrived for STALL_SECONDS. Returns the count and the seconds from `began`
-    to the poll that saw it (not to when we gave up waiting).
+    """Poll the node's own count of documents indexed every POLL_SECONDS until `lines` are in, the
+    writer is gone with nothing more arriving, or nothing arrived for STALL_SECONDS; then count
+    the stored documents (refreshed) to confirm. Returns that count and the seconds from `began`
+    to the poll that saw the last document indexed (not to when we gave up waiting).
 
-    No `_refresh` while polling: the index's own refresh (1 s, as in production) makes documents
-    visible, so every run's end is seen up to a second late, the same for every shipper. A
-    `_refresh` twice a second made the node cut a segment each time, which cost it more CPU per
-    event the longer a run took: prebuilt requests paced to 9k ev/s cost the node 88 µs per event
-    with those refreshes and 79 without, at full speed 79 and 77 (session 7, docs/benchmarks.md).
+    The indexing counter (`_stats/indexing`, primaries' `index_total`: successful writes only, so a
+    create refused as a duplicate does not count) moves as documents are indexed, without a
+    `_refresh`. Polling `_count` instead saw a run's end only at the index's next refresh (1 s) and
+    the next 0.5 s poll: runs of 8-10 s came out in steps of about half a second, so two rounds'
+    rates differed by 5% or agreed exactly by where an end fell between polls (session 10,
+    docs/benchmarks.md). A `_refresh` at each poll would cut a segment each time, which cost the
+    node more CPU per event the longer a run took (session 7).
     """
     count, changed = 0, began
     while count < lines and time.perf_counter() - changed < STALL_SECONDS:
-        time.sleep(0.5)
+        time.sleep(POLL_SECONDS)
         running = alive()
-        now = visible(client, url, prefix)
+        now = indexed(client, url, prefix)
         if now != count:
             count, changed = now, time.perf_counter()
         elif not running:
             break
-    if count < lines:  # a last look with everything made visible
-        final = stored(client, url, prefix)
-        if final != count:
-            count, changed = final, time.perf_counter()
-    return count, changed - began
+    final = stored(client, url, prefix)
+    if final < count:
+        raise SystemExit(f"{prefix}: the node counted {count:,} indexed but {final:,} are stored")
+    if final != count:  # more stored than counted: a last look, timed now
+        changed = time.perf_counter()
+    return final, changed - began
 
 
+def indexed(client: httpx.Client, url: str, prefix: str) -> int:
+    """Documents the node has indexed into `<prefix>-*` so far, visible to search or not."""
+    answer = client.get(f"{url}/{prefix}-*/_stats/indexing", params={"filter_path": "_all.primaries"})
+    if answer.status_code != 200:
+        return 0
+    return int(answer.json().get("_all", {}).get("primaries", {}).get("indexing", {}).get("index_total", 0))
+
+
+POLL_SECONDS = 0.1
 STALL_SECONDS = 30
 DEFAULTS = CollectorConfig.__dataclass_fields__
 IN_FLIGHT = int(DEFAULTS["in_flight"].default)  # type: ignore[arg-type]
