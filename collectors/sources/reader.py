@@ -86,7 +86,8 @@ class Reader:
                 # this chunk may be the new content, which must not go out under this identity and
                 # these offsets. The head is checked after the read, so a chunk that passes was read
                 # before any truncation. The next scan closes this reader; the old content is read on
-                # from its copy, from the confirmed checkpoint.
+                # from its copy, from the confirmed checkpoint. (A chunk read just before the
+                # truncation is dropped too: after the read the two orders look alike.)
                 self.changed = True
                 break
             self.pos += len(chunk)
@@ -113,6 +114,7 @@ class Reader:
         """Left its path, read to the end and quiet long enough: safe to close."""
         return (
             self.gone
+            and not self.changed  # closed by the next scan instead, not as a finished rotation
             and not self.buffer
             and not self.pending
             and now - self.last_data >= self.config.rotate_wait_seconds
