@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from collectors.checkpoints import Checkpoints
 from collectors.multiline import Multiline
 from collectors.sources.base import Record
@@ -107,44 +109,32 @@ def stored_once(records: list[Record]) -> list[str]:
     return sorted(texts(list(kept.values())))
 
 
-def test_it_does_not_read_new_content_under_the_old_identity_when_truncated_between_scan_and_read(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "after",
+    [
+        pytest.param("scan", id="between-the-look-and-the-read"),
+        pytest.param("_fingerprint", id="between-the-look-at-a-path-and-its-opening"),
+    ],
+)
+def test_it_never_reads_new_content_under_the_old_identity_when_copytruncate_lands_between_looks(
+    tmp_path: Path, after: str
 ) -> None:
-    """copytruncate, and the application writing again, after a poll looked at the files but before
-    it read them: the open handle now shows the new content past the old offset. Read under the
+    """copytruncate, and the application writing again, while a poll is under way: the open handle
+    (or the path about to be opened) now shows the new content past the old offset. Read under the
     old identity and offsets, it would be stored twice, and its ids would take the places of the
     old lines still to be read from the copy (a create-only store then drops those)."""
     write(tmp_path / "app.log", *(f"old {i}" for i in range(OLD)))
     t = tailer(tmp_path, batch_records=1000)
     got = drain_once(t)
-    look = t.scan
+    look = getattr(t, after)
 
-    def look_then_rotate() -> None:
-        look()
+    def look_then_rotate(*args: str) -> object:
+        seen = look(*args)
         copytruncate_and_write_again(tmp_path)
-        t.scan = look  # type: ignore[method-assign]
-
-    t.scan = look_then_rotate  # type: ignore[method-assign]
-    got += drain(t)
-    expected = sorted([f"old {i}" for i in range(OLD)] + [f"new {i}" for i in range(OLD + 5000)])
-    assert stored_once(got) == expected
-    assert sorted(texts(got)) == expected  # and nothing read twice under another identity
-
-
-def test_it_does_not_open_a_path_under_the_identity_it_had_when_the_scan_looked(tmp_path: Path) -> None:
-    """The same rotation between the scan's look at a path and its opening of it."""
-    write(tmp_path / "app.log", *(f"old {i}" for i in range(OLD)))
-    t = tailer(tmp_path, batch_records=1000)
-    got = drain_once(t)
-    look = t._fingerprint
-
-    def look_then_rotate(path: str) -> tuple[str, int] | None:
-        seen = look(path)
-        copytruncate_and_write_again(tmp_path)
-        t._fingerprint = look  # type: ignore[method-assign]
+        setattr(t, after, look)
         return seen
 
-    t._fingerprint = look_then_rotate  # type: ignore[method-assign]
+    setattr(t, after, look_then_rotate)
     got += drain(t)
     expected = sorted([f"old {i}" for i in range(OLD)] + [f"new {i}" for i in range(OLD + 5000)])
     assert stored_once(got) == expected
